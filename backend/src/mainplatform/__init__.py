@@ -1,0 +1,5 @@
+"""Main Platform API."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

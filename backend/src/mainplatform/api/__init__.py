@@ -1,0 +1,1 @@
+"""HTTP routes: thin handlers that parse input, call a service and shape the output."""

@@ -1,0 +1,60 @@
+"""Service information: ``/api``, liveness, readiness, and ``/metrics`` (outside ``/api``)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mainplatform import __version__, schemas
+from mainplatform.api.common import json, platform
+
+READY_TIMEOUT = 1.0
+
+
+async def index(request: Request) -> Response:
+    return json(schemas.ApiInfo(name="Main Platform API", version=__version__))
+
+
+async def health(request: Request) -> Response:
+    """Liveness: answers while the process runs; touches no dependency."""
+    p = platform(request)
+    return json(
+        schemas.Health(
+            status="ok",
+            uptime=round(time.time() - p.started, 3),
+            timestamp=datetime.now(UTC),
+            version=__version__,
+        )
+    )
+
+
+async def _check_database(request: Request) -> None:
+    async with platform(request).db.pool.connection(timeout=READY_TIMEOUT) as conn:
+        await conn.execute("SELECT 1")
+
+
+async def ready(request: Request) -> Response:
+    """Readiness: PostgreSQL and Redis both answer within a short timeout."""
+    p = platform(request)
+    checks = {"postgres": _check_database(request), "redis": p.cache.ping()}
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check, READY_TIMEOUT)
+            results[name] = "ok"
+        except Exception as exc:
+            results[name] = f"down: {type(exc).__name__}"
+    ok = all(v == "ok" for v in results.values())
+    return json(
+        schemas.Readiness(status="ready" if ok else "not_ready", checks=results),
+        status=200 if ok else 503,
+    )
+
+
+async def metrics(request: Request) -> Response:
+    p = platform(request)
+    return Response(p.metrics.render(), media_type=p.metrics.content_type)

@@ -1,0 +1,227 @@
+"""``mainplatform``: serve, migrate, create-admin, check-config, dev."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from mainplatform import __version__
+from mainplatform.config import ConfigError, Settings, read_secret
+
+
+def _fail(message: str) -> int:
+    print(f"mainplatform: {message}", file=sys.stderr)
+    return 2
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mainplatform import logs
+
+    try:
+        settings = _settings()
+    except ConfigError as exc:
+        return _fail(str(exc))
+    workers = args.workers or settings.workers
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    logs.configure(settings.log_level)
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        base = os.environ.get("RUNTIME_DIRECTORY") or tempfile.gettempdir()
+        metrics_dir = Path(base) / f"mainplatform-metrics-{os.getpid()}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    elif os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        for stale in metrics_dir.glob("*.db"):
+            stale.unlink()
+    uvicorn.run(
+        "mainplatform.asgi:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=False,  # the app reads X-Forwarded-For itself, from trusted proxies only
+        server_header=False,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from mainplatform.db import migrate
+
+    url = read_secret(os.environ, "DATABASE_URL")
+    if not url:
+        return _fail(
+            "DATABASE_URL is not set (give DATABASE_URL, DATABASE_URL_FILE or a credential)"
+        )
+    applied = migrate(url)
+    print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+    return 0
+
+
+def _read_password(path: str | None) -> str:
+    if path:
+        return Path(path).read_text(encoding="utf-8").rstrip("\n")
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise ValueError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from mainplatform.security.passwords import PasswordHasher, policy_violation
+    from mainplatform.services.accounts import email_problem, normalize_email
+
+    try:
+        settings = _settings()
+    except ConfigError as exc:
+        return _fail(str(exc))
+    email = normalize_email(args.email)
+    if problem := email_problem(email):
+        return _fail(problem)
+    try:
+        password = _read_password(args.password_file)
+    except (OSError, ValueError) as exc:
+        return _fail(f"cannot read the password: {exc}")
+    if reason := policy_violation(password, min_length=settings.password_min_length, email=email):
+        return _fail(reason)
+    password_hash = asyncio.run(PasswordHasher().hash(password))
+    with psycopg.connect(settings.database_url) as conn:
+        row = conn.execute(
+            "INSERT INTO users (email, password_hash, role) VALUES (%s, %s, 'admin')"
+            " ON CONFLICT (lower(email)) DO UPDATE SET role = 'admin',"
+            " password_hash = excluded.password_hash, disabled = false, updated_at = now()"
+            " RETURNING id, (xmax = 0) AS created",
+            (email, password_hash),
+        ).fetchone()
+    assert row is not None
+    print(f"{'created' if row[1] else 'promoted'} admin {email} (id {row[0]})")
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    try:
+        settings = _settings()
+    except ConfigError as exc:
+        return _fail(str(exc))
+    values = settings.masked()
+    width = max(len(k) for k in values)
+    for key, value in values.items():
+        print(f"{key.ljust(width)}  {value}")
+    return 0
+
+
+def _dev_secrets(state: Path) -> dict[str, str]:
+    path = state / "secrets.env"
+    if not path.exists():
+        path.write_text(f"JWT_SECRET={secrets.token_urlsafe(48)}\n", encoding="utf-8")
+        path.chmod(0o600)
+    out: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        if key and value:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """The backend on loopback with its own PostgreSQL and Redis kept in a state directory."""
+    from mainplatform.db import migrate
+    from mainplatform.devservices import Postgres, Redis, ServiceError
+
+    state = Path(args.state).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    postgres = Postgres(state / "postgres", port=args.pg_port)
+    redis = Redis(state / "redis", port=args.redis_port, persist=True)
+    try:
+        print(f"starting PostgreSQL in {postgres.directory} ...", flush=True)
+        postgres.start()
+        print(f"starting Redis in {redis.directory} ...", flush=True)
+        redis.start()
+        database_url = postgres.create_database("mainplatform")
+        applied = migrate(database_url)
+        print(f"migrations: {', '.join(applied) or 'up to date'}", flush=True)
+        os.environ.update(
+            {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis.url,
+                "COOKIE_SECURE": "false",
+                **_dev_secrets(state),
+            }
+        )
+        print(
+            f"\nMain Platform API on http://127.0.0.1:{args.port}/api  (metrics: /metrics)\n"
+            f"PostgreSQL {database_url}\nRedis {redis.url}\nstate: {state}\n"
+            "Ctrl-C stops everything; the data stays for the next run.\n",
+            flush=True,
+        )
+        serve = argparse.Namespace(workers=args.workers, host="127.0.0.1", port=args.port)
+        return cmd_serve(serve)
+    except ServiceError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        redis.stop()
+        postgres.stop()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mainplatform", description="Main Platform API")
+    p.add_argument("--version", action="version", version=f"mainplatform {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the API with uvicorn")
+    s.add_argument("--workers", type=int, default=None, help="worker processes (default: WORKERS)")
+    s.add_argument("--host", default=None, help="address to bind (default: HOST)")
+    s.add_argument("--port", type=int, default=None, help="port to bind (default: PORT)")
+    s.set_defaults(func=cmd_serve)
+
+    m = sub.add_parser("migrate", help="apply the SQL migrations (safe to run concurrently)")
+    m.set_defaults(func=cmd_migrate)
+
+    a = sub.add_parser("create-admin", help="create or promote an admin; password from stdin")
+    a.add_argument("email")
+    a.add_argument("--password-file", help="read the password from this file instead of stdin")
+    a.set_defaults(func=cmd_create_admin)
+
+    c = sub.add_parser("check-config", help="validate the environment; print it, secrets masked")
+    c.set_defaults(func=cmd_check_config)
+
+    d = sub.add_parser("dev", help="run the API locally with throwaway PostgreSQL and Redis")
+    d.add_argument("--state", default=".state/dev", help="state directory (default: .state/dev)")
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--workers", type=int, default=1)
+    d.add_argument("--pg-port", type=int, default=0, help="PostgreSQL port (default: a free one)")
+    d.add_argument("--redis-port", type=int, default=0, help="Redis port (default: a free one)")
+    d.set_defaults(func=cmd_dev)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.func(args)
+    return code

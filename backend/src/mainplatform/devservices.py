@@ -1,0 +1,231 @@
+"""Throwaway PostgreSQL and Redis servers on loopback, from the binaries on this machine.
+
+Used by ``mainplatform dev`` and by the test fixtures, so both start the services the same way.
+Nothing here is for production: there, the NixOS module runs the real services.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A throwaway service could not be started; the message says why."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def find_program(name: str) -> str:
+    """On PATH, else in Debian's versioned PostgreSQL directory (newest first)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0,
+        reverse=True,
+    )
+    if candidates:
+        return candidates[0]
+    raise ServiceError(f"'{name}' was not found on PATH; install it (e.g. apt install postgresql)")
+
+
+def _unprivileged_user() -> str | None:
+    """PostgreSQL refuses to run as root; run it as 'postgres' (or 'nobody') then."""
+    if os.geteuid() != 0:
+        return None
+    for name in (os.environ.get("MAINPLATFORM_PG_USER", ""), "postgres", "nobody"):
+        if not name:
+            continue
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name
+    raise ServiceError("running as root and no 'postgres' or 'nobody' user to run PostgreSQL as")
+
+
+def _wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_in_use(port):
+            return
+        if proc is not None and proc.poll() is not None:
+            raise ServiceError(f"the process exited with code {proc.returncode} before listening")
+        time.sleep(0.05)
+    raise ServiceError(f"nothing listened on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+@dataclass
+class Postgres:
+    """A PostgreSQL cluster in ``directory``; ``initdb`` on first use, data kept across runs."""
+
+    directory: Path
+    port: int = 0
+    fast: bool = True  # fsync off: for tests and local use only
+    user: str | None = field(default_factory=_unprivileged_user)
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        cmd = list(args)
+        if self.user:
+            cmd = ["runuser", "-u", self.user, "--", *cmd]
+        return subprocess.run(cmd, check=check, capture_output=True, timeout=120)  # noqa: S603
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def url_for(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self, timeout: float = 60.0) -> Postgres:
+        if not self.port:
+            self.port = free_port()
+        elif port_in_use(self.port):
+            raise ServiceError(f"port {self.port} (PostgreSQL) is already in use")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        sockets = self.directory / "run"
+        sockets.mkdir(exist_ok=True)
+        if self.user:
+            pw = pwd.getpwnam(self.user)
+            for path in (self.directory, sockets):
+                os.chown(path, pw.pw_uid, pw.pw_gid)
+        if not (self.data / "PG_VERSION").exists():
+            result = self._run(
+                find_program("initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                check=False,
+            )
+            if result.returncode != 0:
+                raise ServiceError(
+                    "initdb failed: " + result.stderr.decode(errors="replace")[-500:]
+                )
+        options = f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1"
+        if self.fast:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        result = self._run(
+            find_program("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.directory / "postgres.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "start",
+            check=False,
+        )
+        if result.returncode != 0:
+            log = self.directory / "postgres.log"
+            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+            raise ServiceError(
+                f"PostgreSQL did not start: {result.stderr.decode(errors='replace')}{tail}"
+            )
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(
+                find_program("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False
+            )
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url_for(name)
+
+
+@dataclass
+class Redis:
+    """A ``redis-server`` on loopback; with ``persist`` it keeps an append-only file."""
+
+    directory: Path
+    port: int = 0
+    persist: bool = False
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 20.0) -> Redis:
+        if not self.port:
+            self.port = free_port()
+        elif port_in_use(self.port):
+            raise ServiceError(f"port {self.port} (Redis) is already in use")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        args = [
+            find_program("redis-server"),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.directory),
+            "--save",
+            "",
+            "--protected-mode",
+            "yes",
+            "--appendonly",
+            "yes" if self.persist else "no",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(self.directory / "redis.log"),
+        ]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        try:
+            _wait_port(self.port, timeout, self.proc)
+        except ServiceError as exc:
+            self.stop()
+            raise ServiceError(f"Redis did not start: {exc}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None

@@ -1,0 +1,129 @@
+"""Prometheus metrics, correct across several uvicorn worker processes.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (``mainplatform serve`` sets it for more than one
+worker), every worker writes its samples to files there and ``/metrics`` merges them, so a
+scrape that lands on any worker sees the whole service.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+    multiprocess,
+)
+
+AuthEvent = Literal[
+    "register",
+    "login_success",
+    "login_failure",
+    "refresh",
+    "refresh_reuse_detected",
+    "refresh_rejected",
+    "logout",
+    "logout_all",
+    "password_changed",
+    "rate_limited",
+    "token_rejected",
+]
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.multiprocess = multiprocess_dir() is not None
+        if not self.multiprocess:
+            ProcessCollector(registry=self.registry)
+        r = self.registry
+        self.requests = Counter(
+            "mainplatform_http_requests_total",
+            "HTTP requests by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "mainplatform_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route template.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "mainplatform_http_requests_in_flight",
+            "HTTP requests being answered now.",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self.auth_events = Counter(
+            "mainplatform_auth_events_total",
+            "Authentication events: logins, refreshes, reuse detected, rate limited.",
+            ["event"],
+            registry=r,
+        )
+        self.db_pool = Gauge(
+            "mainplatform_db_pool_connections",
+            "Database pool connections by state (size, idle, in_use, waiting clients).",
+            ["state"],
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self.info = Gauge(
+            "mainplatform_build_info",
+            "Version of the running backend.",
+            ["version"],
+            multiprocess_mode="liveall",
+            registry=r,
+        )
+        self._children: dict[tuple[str, str], tuple[Histogram, dict[int, Counter]]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route)
+        entry = self._children.get(key)
+        if entry is None:
+            entry = (self.latency.labels(method, route), {})
+            self._children[key] = entry
+        histogram, counters = entry
+        histogram.observe(seconds)
+        counter = counters.get(status)
+        if counter is None:
+            counter = counters[status] = self.requests.labels(method, route, str(status))
+        counter.inc()
+
+    def auth(self, event: AuthEvent) -> None:
+        self.auth_events.labels(event).inc()
+
+    def pool_stats(self, stats: dict[str, int]) -> None:
+        size = stats.get("pool_size", 0)
+        idle = stats.get("pool_available", 0)
+        self.db_pool.labels("size").set(size)
+        self.db_pool.labels("idle").set(idle)
+        self.db_pool.labels("in_use").set(size - idle)
+        self.db_pool.labels("waiting").set(stats.get("requests_waiting", 0))
+
+    def render(self) -> bytes:
+        if self.multiprocess:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+    @staticmethod
+    def worker_exit(pid: int) -> None:
+        if multiprocess_dir():
+            multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

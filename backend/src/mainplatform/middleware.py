@@ -1,0 +1,122 @@
+"""One pure-ASGI middleware for what every request needs: request id, body limit, metrics,
+access log and security headers. Pure ASGI (not BaseHTTPMiddleware) keeps it cheap."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mainplatform.errors import PayloadTooLarge
+from mainplatform.metrics import Metrics
+
+access_log = logging.getLogger("mainplatform.access")
+
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+]
+NO_STORE = (b"cache-control", b"no-store")
+
+
+class Observe:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        routes: Callable[[Any], str | None],
+        max_body: int,
+        log_requests: bool = True,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes
+        self.max_body = max_body
+        self.log_requests = log_requests and access_log.isEnabledFor(logging.INFO)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        request_id = b""
+        length = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+                request_id = value
+            elif name == b"content-length":
+                length = value
+        if not request_id:
+            request_id = uuid.uuid4().hex.encode()
+        scope["mainplatform.request_id"] = request_id
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-request-id", request_id))
+                headers.extend(SECURITY_HEADERS)
+                if not any(k == b"cache-control" for k, _ in headers):
+                    headers.append(NO_STORE)
+            await send(message)
+
+        in_flight = self.metrics.in_flight
+        in_flight.inc()
+        try:
+            if length and (not length.isdigit() or int(length) > self.max_body):
+                await _too_large(send_wrapper, self.max_body)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            in_flight.dec()
+            elapsed = time.perf_counter() - start
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            route = self.routes(scope.get("endpoint")) or "unmatched"
+            self.metrics.observe(method, route, status, elapsed)
+            if self.log_requests:
+                line = {
+                    "event": "request",
+                    "request_id": request_id.decode(),
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                }
+                user_id = scope.get("mainplatform.user_id")
+                if user_id is not None:
+                    line["user_id"] = user_id
+                client = scope.get("mainplatform.client_ip")
+                if client is not None:
+                    line["client_ip"] = client
+                access_log.info(line)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    error = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    body = msgspec.json.encode(error.body())
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,167 @@
+"""Request and response bodies: one typed definition gives validation and the OpenAPI schema."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal, TypeVar
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from mainplatform.errors import BadRequest, ValidationFailed
+
+Email = Annotated[str, Meta(min_length=3, max_length=320, description="An e-mail address")]
+Secret = Annotated[str, Meta(min_length=1, max_length=4096)]
+Title = Annotated[str, Meta(min_length=1, max_length=200)]
+Body = Annotated[str, Meta(max_length=20_000)]
+DisplayName = Annotated[str, Meta(max_length=100)]
+Role = Literal["user", "admin"]
+
+
+class _In(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Request bodies reject unknown fields."""
+
+
+class Credentials(_In):
+    email: Email
+    password: Secret
+
+
+class RefreshRequest(_In):
+    refresh_token: Annotated[str, Meta(max_length=512)] | UnsetType = UNSET
+
+
+class ProfileUpdate(_In):
+    display_name: DisplayName | UnsetType = UNSET
+    email: Email | UnsetType = UNSET
+    current_password: Secret | UnsetType = UNSET
+
+
+class PasswordChange(_In):
+    current_password: Secret
+    new_password: Secret
+
+
+class AdminUserUpdate(_In):
+    role: Role | UnsetType = UNSET
+    disabled: bool | UnsetType = UNSET
+
+
+class NoteCreate(_In):
+    title: Title
+    body: Body = ""
+
+
+class NoteUpdate(_In):
+    title: Title | UnsetType = UNSET
+    body: Body | UnsetType = UNSET
+
+
+class User(Struct, kw_only=True):
+    id: int
+    email: str
+    display_name: str
+    role: Role
+    disabled: bool
+    created_at: datetime
+
+
+class UserPage(Struct, kw_only=True):
+    items: list[User]
+    next_cursor: str | None
+
+
+class Note(Struct, kw_only=True):
+    id: int
+    title: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class NotePage(Struct, kw_only=True):
+    items: list[Note]
+    next_cursor: str | None
+
+
+class TokenResponse(Struct, kw_only=True):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - not a secret
+    expires_in: int
+    refresh_token: str | None = None
+
+
+class ErrorField(Struct):
+    field: str
+    message: str
+
+
+class ErrorDetail(Struct, omit_defaults=True):
+    code: str
+    message: str
+    fields: list[ErrorField] | None = None
+
+
+class ErrorBody(Struct):
+    error: ErrorDetail
+
+
+class ApiInfo(Struct, kw_only=True):
+    name: str
+    version: str
+
+
+class Health(Struct, kw_only=True):
+    status: Literal["ok"]
+    uptime: float
+    timestamp: datetime
+    version: str
+
+
+class Readiness(Struct, kw_only=True):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str]
+
+
+T = TypeVar("T", bound=Struct)
+
+_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+_MISSING = re.compile(r"Object missing required field `([^`]+)`")
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]+)`")
+
+
+def decode(raw: bytes, kind: type[T]) -> T:
+    """Decode and validate a JSON body; client mistakes become 400/422, never 500."""
+    if not raw.strip():
+        raise BadRequest(
+            "The request body is empty; a JSON object was expected.", code="empty_body"
+        )
+    try:
+        return msgspec.json.decode(raw, type=kind, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed(
+            "The request body is not valid.", fields=[_field_error(str(exc))]
+        ) from None
+    except msgspec.DecodeError:
+        raise BadRequest("The request body is not valid JSON.", code="malformed_json") from None
+
+
+def _field_error(message: str) -> dict[str, str]:
+    field = ""
+    if m := _PATH.search(message):
+        field = m.group(1)
+        message = message[: m.start()]
+    if m := _MISSING.search(message):
+        field = ".".join(p for p in (field, m.group(1)) if p)
+        message = "This field is required."
+    elif m := _UNKNOWN.search(message):
+        field = ".".join(p for p in (field, m.group(1)) if p)
+        message = "Unknown field."
+    return {"field": field or "$", "message": message}
+
+
+def field_error(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(
+        "The request body is not valid.", fields=[{"field": field, "message": message}]
+    )

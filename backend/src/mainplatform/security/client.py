@@ -1,0 +1,44 @@
+"""Who is the client: the peer address, or ``X-Forwarded-For`` when the peer is a trusted proxy."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _trusted(
+    addr: ipaddress.IPv4Address | ipaddress.IPv6Address, proxies: Sequence[Network]
+) -> bool:
+    return any(addr in net for net in proxies)
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, proxies: Sequence[Network]) -> str:
+    """Walk ``X-Forwarded-For`` from the right, skipping trusted proxies.
+
+    The first address that is not a trusted proxy is the client. A header from an untrusted peer
+    is ignored entirely, so a client cannot choose its own rate-limit key.
+    """
+    peer_addr = _parse(peer) if peer else None
+    if peer_addr is None:
+        return peer or "unknown"
+    if not forwarded_for or not proxies or not _trusted(peer_addr, proxies):
+        return str(peer_addr)
+    hops = forwarded_for.split(",")[-32:]
+    client = peer_addr
+    for hop in reversed(hops):
+        addr = _parse(hop)
+        if addr is None:
+            break
+        client = addr
+        if not _trusted(addr, proxies):
+            break
+    return str(client)

@@ -1,0 +1,1 @@
+"""The rules of the platform, independent of HTTP."""

@@ -1,0 +1,104 @@
+"""Notes: the example owner-scoped resource. Another user's note does not exist (404)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from msgspec import UNSET
+
+from mainplatform import schemas
+from mainplatform.db import Database
+from mainplatform.errors import BadRequest, NotFound
+
+COLUMNS = "id, title, body, created_at, updated_at"
+MAX_PAGE = 100
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"n:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "n" or not number.isdigit() or len(number) > 18:
+            raise ValueError(cursor)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("The cursor is not valid.", code="invalid_cursor") from None
+
+
+def note_out(row: dict[str, Any]) -> schemas.Note:
+    return schemas.Note(
+        id=row["id"],
+        title=row["title"],
+        body=row["body"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class NotesService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def list(self, owner: int, limit: int, cursor: str | None) -> schemas.NotePage:
+        before = decode_cursor(cursor) if cursor else None
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                f"SELECT {COLUMNS} FROM notes WHERE owner_id = %s"
+                " AND (%s::bigint IS NULL OR id < %s::bigint)"
+                " ORDER BY id DESC LIMIT %s",
+                (owner, before, before, limit + 1),
+            )
+            rows = await cur.fetchall()
+        items = [note_out(r) for r in rows[:limit]]
+        next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
+        return schemas.NotePage(items=items, next_cursor=next_cursor)
+
+    async def create(self, owner: int, data: schemas.NoteCreate) -> schemas.Note:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                f"INSERT INTO notes (owner_id, title, body) VALUES (%s, %s, %s)"
+                f" RETURNING {COLUMNS}",
+                (owner, data.title, data.body),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return note_out(row)
+
+    async def get(self, owner: int, note_id: int) -> schemas.Note:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                f"SELECT {COLUMNS} FROM notes WHERE id = %s AND owner_id = %s",
+                (note_id, owner),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound("No such note.")
+        return note_out(row)
+
+    async def update(self, owner: int, note_id: int, data: schemas.NoteUpdate) -> schemas.Note:
+        title = None if data.title is UNSET else data.title
+        body = None if data.body is UNSET else data.body
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE notes SET title = coalesce(%s, title), body = coalesce(%s, body),"
+                f" updated_at = now() WHERE id = %s AND owner_id = %s RETURNING {COLUMNS}",
+                (title, body, note_id, owner),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise NotFound("No such note.")
+        return note_out(row)
+
+    async def delete(self, owner: int, note_id: int) -> None:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "DELETE FROM notes WHERE id = %s AND owner_id = %s", (note_id, owner)
+            )
+        if cur.rowcount == 0:
+            raise NotFound("No such note.")

@@ -1,0 +1,110 @@
+"""The signed-in user's own account, and the admin's view of all accounts."""
+
+from __future__ import annotations
+
+from msgspec import UNSET
+from psycopg import errors
+
+from mainplatform import schemas
+from mainplatform.db import Database
+from mainplatform.errors import Conflict, Forbidden, NotFound
+from mainplatform.services.accounts import USER_COLUMNS, email_problem, normalize_email, user_out
+from mainplatform.services.auth import AuthService
+from mainplatform.services.notes import decode_cursor, encode_cursor
+
+SELECT_USER = f"SELECT {USER_COLUMNS} FROM users WHERE id = %s"
+
+
+class UsersService:
+    def __init__(self, db: Database, auth: AuthService) -> None:
+        self.db = db
+        self.auth = auth
+
+    async def get(self, user_id: int) -> schemas.User:
+        async with self.db.transaction() as conn:
+            row = await (await conn.execute(SELECT_USER, (user_id,))).fetchone()
+        if row is None:
+            raise NotFound("No such user.")
+        return user_out(row)
+
+    async def update_me(self, user_id: int, data: schemas.ProfileUpdate) -> schemas.User:
+        email = None
+        if data.email is not UNSET:
+            email = normalize_email(data.email)
+            if problem := email_problem(email):
+                raise schemas.field_error("email", problem)
+            if data.current_password is UNSET:
+                raise schemas.field_error(
+                    "current_password", "Give your current password to change your e-mail address."
+                )
+            if not await self.auth.verify_password(user_id, data.current_password):
+                raise schemas.field_error("current_password", "The current password is wrong.")
+        name = None if data.display_name is UNSET else data.display_name.strip()
+        try:
+            async with self.db.transaction() as conn:
+                row = await (
+                    await conn.execute(
+                        "UPDATE users SET email = coalesce(%s, email),"
+                        " display_name = coalesce(%s, display_name), updated_at = now()"
+                        f" WHERE id = %s RETURNING {USER_COLUMNS}",
+                        (email, name, user_id),
+                    )
+                ).fetchone()
+        except errors.UniqueViolation:
+            raise Conflict(
+                "An account with this e-mail address already exists.", code="email_taken"
+            ) from None
+        if row is None:
+            raise NotFound("No such user.")
+        return user_out(row)
+
+    async def require_admin(self, user_id: int) -> None:
+        """Roles are read from the database on every admin call, so a demotion is immediate."""
+        async with self.db.transaction() as conn:
+            row = await (
+                await conn.execute("SELECT role, disabled FROM users WHERE id = %s", (user_id,))
+            ).fetchone()
+        if row is None or row["disabled"] or row["role"] != "admin":
+            raise Forbidden("This needs the admin role.")
+
+    async def list(self, limit: int, cursor: str | None) -> schemas.UserPage:
+        after = decode_cursor(cursor) if cursor else None
+        async with self.db.transaction() as conn:
+            rows = await (
+                await conn.execute(
+                    f"SELECT {USER_COLUMNS} FROM users"
+                    " WHERE (%s::bigint IS NULL OR id > %s::bigint) ORDER BY id LIMIT %s",
+                    (after, after, limit + 1),
+                )
+            ).fetchall()
+        items = [user_out(r) for r in rows[:limit]]
+        return schemas.UserPage(
+            items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None
+        )
+
+    async def admin_update(
+        self, admin_id: int, user_id: int, data: schemas.AdminUserUpdate
+    ) -> schemas.User:
+        if user_id == admin_id and (data.role == "user" or data.disabled is True):
+            raise Conflict(
+                "You cannot demote or disable your own account.", code="cannot_change_self"
+            )
+        role = None if data.role is UNSET else data.role
+        disabled = None if data.disabled is UNSET else data.disabled
+        sids: list[str] = []
+        async with self.db.transaction() as conn:
+            row = await (
+                await conn.execute(
+                    "UPDATE users SET role = coalesce(%s, role), disabled = coalesce(%s, disabled),"
+                    " tokens_valid_after = CASE WHEN %s THEN now() ELSE tokens_valid_after END,"
+                    f" updated_at = now() WHERE id = %s RETURNING {USER_COLUMNS}",
+                    (role, disabled, disabled is True, user_id),
+                )
+            ).fetchone()
+            if row is None:
+                raise NotFound("No such user.")
+            if disabled:
+                sids = await self.auth.end_sessions(conn, user_id, "disabled")
+        if disabled:
+            await self.auth.cut_off(user_id, sids)
+        return user_out(row)

@@ -1,0 +1,29 @@
+# `nix develop`: everything the README's commands need.
+{ pkgs }:
+
+let
+  deps = import ./packages/python-deps.nix pkgs.python3Packages;
+  python = pkgs.python3.withPackages (_: deps.runtime ++ deps.test ++ deps.dev);
+in
+pkgs.mkShell {
+  packages = [
+    python
+    pkgs.ruff
+    pkgs.postgresql_16
+    pkgs.redis
+    pkgs.traefik
+    pkgs.prometheus
+    pkgs.prometheus-node-exporter
+    pkgs.prometheus-postgres-exporter
+    pkgs.prometheus-redis-exporter
+    pkgs.nginx
+    pkgs.nixfmt
+    pkgs.nixfmt-tree
+    pkgs.wrk
+  ];
+
+  shellHook = ''
+    # Run the backend from the working tree.
+    export PYTHONPATH="$PWD/backend/src''${PYTHONPATH:+:$PYTHONPATH}"
+  '';
+}

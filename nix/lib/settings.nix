@@ -1,0 +1,189 @@
+# The platform's settings: a small attribute set, with defaults for a local
+# (loopback) stack and for a production host. Every other file in nix/lib
+# reads its values from here, through `mkSettings`.
+let
+  util = import ./util.nix;
+
+  modes = [
+    "local"
+    "production"
+  ];
+
+  defaultsFor =
+    mode:
+    let
+      production = mode == "production";
+    in
+    {
+      # "local": everything on loopback, plain HTTP, no ACME.
+      # "production": public 80/443, HTTP redirected to HTTPS, Let's Encrypt.
+      inherit mode;
+
+      # The public host name. Requests for any other Host get a 404.
+      domain = if production then null else "localhost";
+      # More host names that route like `domain` (e.g. "127.0.0.1" locally).
+      extraHosts = if production then [ ] else [ "127.0.0.1" ];
+
+      # The address for the ACME account (required in production).
+      acmeEmail = null;
+
+      # Address the public entrypoints bind to; "" means every interface.
+      publicAddress = if production then "" else "127.0.0.1";
+      # Address every internal service binds to.
+      internalAddress = "127.0.0.1";
+
+      ports = {
+        ssh = 22;
+        web = if production then 80 else 8080;
+        websecure = if production then 443 else 8443;
+        # Traefik's own loopback-only entrypoint for /metrics and /ping.
+        traefikMetrics = 8082;
+        backend = 8000;
+        frontend = 8081;
+        prometheus = 9090;
+        grafana = 3000;
+        nodeExporter = 9100;
+        postgresExporter = 9187;
+        redisExporter = 9121;
+      };
+
+      paths = {
+        # Where mutable state lives; the other paths default to inside it.
+        stateDir = if production then "/var/lib/mainplatform" else ".state";
+        # The file Traefik's file provider reads (dynamic configuration).
+        traefikDynamicConfig = null;
+        # Traefik's ACME account and certificates (production only).
+        acmeStorage = null;
+        # Traefik access log file; null means standard output.
+        traefikAccessLog = null;
+        # Prometheus rule files: a path, a glob, or a list of them.
+        prometheusRules = [ ];
+        # Directory of Grafana dashboard JSON files; null: no provider.
+        grafanaDashboards = null;
+      };
+
+      exporters = {
+        node = production;
+        postgres = production;
+        redis = production;
+      };
+
+      # Per client IP, on /api (Traefik rateLimit middleware).
+      rateLimit = {
+        average = 50;
+        period = "1s";
+        burst = 100;
+        # How many X-Forwarded-For hops to trust; 0 uses the peer address.
+        ipDepth = 0;
+      };
+
+      hsts = {
+        maxAge = 31536000;
+        includeSubdomains = true;
+        preload = false;
+      };
+
+      grafana = {
+        # Route /grafana through Traefik (off: Grafana stays on loopback).
+        routed = false;
+        pathPrefix = "/grafana";
+      };
+
+      scrapeInterval = "15s";
+      logLevel = "INFO";
+    };
+
+  fillPaths =
+    s:
+    let
+      p = s.paths;
+      or' = value: fallback: if value == null then fallback else value;
+    in
+    s
+    // {
+      paths = p // {
+        traefikDynamicConfig = or' p.traefikDynamicConfig "${p.stateDir}/traefik/dynamic.json";
+        acmeStorage = or' p.acmeStorage "${p.stateDir}/traefik/acme.json";
+        prometheusRules = util.toList p.prometheusRules;
+      };
+    };
+
+  validPort = p: builtins.isInt p && p > 0 && p < 65536;
+
+  validate =
+    s:
+    let
+      portNames = builtins.attrNames s.ports;
+      badPorts = builtins.filter (n: !(validPort s.ports.${n})) portNames;
+      portValues = map (n: s.ports.${n}) portNames;
+      clashes = util.duplicates portValues;
+      checks = [
+        {
+          ok = builtins.elem s.mode modes;
+          msg = "mode must be one of ${builtins.concatStringsSep ", " modes}, got ${toString s.mode}";
+        }
+        {
+          ok = builtins.isString s.domain && s.domain != "";
+          msg = "domain must be a host name";
+        }
+        {
+          ok = builtins.isList s.extraHosts && builtins.all builtins.isString s.extraHosts;
+          msg = "extraHosts must be a list of host names";
+        }
+        {
+          ok = s.mode != "production" || (builtins.isString s.acmeEmail && builtins.match ".+@.+" s.acmeEmail != null);
+          msg = "production needs acmeEmail (the Let's Encrypt account address)";
+        }
+        {
+          ok =
+            s.mode != "production"
+            || (builtins.isString s.domain && builtins.match "(localhost|[0-9.]+)" s.domain == null);
+          msg = "production needs a real domain name, got ${toString s.domain}";
+        }
+        {
+          ok = badPorts == [ ];
+          msg = "ports must be integers in 1..65535: ${builtins.concatStringsSep ", " badPorts}";
+        }
+        {
+          ok = clashes == [ ];
+          msg = "two services share a port: ${builtins.concatStringsSep ", " (map toString clashes)}";
+        }
+        {
+          ok = builtins.isInt s.rateLimit.average && s.rateLimit.average > 0 && builtins.isInt s.rateLimit.burst && s.rateLimit.burst > 0;
+          msg = "rateLimit.average and rateLimit.burst must be positive integers";
+        }
+        {
+          ok = builtins.all builtins.isString s.paths.prometheusRules;
+          msg = "paths.prometheusRules must be paths given as strings";
+        }
+      ];
+      failed = builtins.filter (c: !c.ok) checks;
+    in
+    if failed == [ ] then
+      s
+    else
+      throw "mainplatform settings: ${builtins.concatStringsSep "; " (map (c: c.msg) failed)}";
+in
+{
+  inherit defaultsFor modes;
+
+  # The one entry point: defaults for the mode, your overrides on top,
+  # derived paths filled in, then checked. Idempotent: passing its own result
+  # back in gives the same set, so every function in nix/lib accepts either
+  # raw overrides or finished settings.
+  mkSettings =
+    overrides:
+    let
+      mode = overrides.mode or "local";
+      merged = util.strictMerge {
+        defaults = defaultsFor mode;
+        inherit overrides;
+      };
+    in
+    validate (fillPaths merged);
+
+  isProduction = s: s.mode == "production";
+
+  # Every host name that routes to the platform.
+  hosts = s: util.unique ([ s.domain ] ++ s.extraHosts);
+}
