@@ -51,9 +51,9 @@ def make_client(settings: Settings) -> Iterator[ClientFactory]:
     """Build a client for these settings (with overrides); all are closed after the test."""
     opened: list[TestClient] = []
 
-    def factory(**overrides: object) -> TestClient:
+    def factory(peer: str = "127.0.0.1", **overrides: object) -> TestClient:
         app = create_app(replace(settings, **overrides))  # type: ignore[arg-type]
-        client = TestClient(app, raise_server_exceptions=False)
+        client = TestClient(app, raise_server_exceptions=False, client=(peer, 50000))
         client.__enter__()
         opened.append(client)
         return client

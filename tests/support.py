@@ -9,6 +9,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -89,17 +90,21 @@ class User:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    def get(self, path: str, **kw: object) -> httpx.Response:
-        return self.client.get(path, headers=self.headers, **kw)  # type: ignore[arg-type]
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kw)
 
-    def post(self, path: str, **kw: object) -> httpx.Response:
-        return self.client.post(path, headers=self.headers, **kw)  # type: ignore[arg-type]
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("GET", path, **kw)
 
-    def patch(self, path: str, **kw: object) -> httpx.Response:
-        return self.client.patch(path, headers=self.headers, **kw)  # type: ignore[arg-type]
+    def post(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("POST", path, **kw)
 
-    def delete(self, path: str, **kw: object) -> httpx.Response:
-        return self.client.delete(path, headers=self.headers, **kw)  # type: ignore[arg-type]
+    def patch(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("PATCH", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kw)
 
 
 def make_admin(services: Services, user: User) -> None:

@@ -28,7 +28,7 @@ def unavailable() -> ServiceUnavailable:
 class Database:
     """A psycopg pool that checks connections on checkout, so a restarted server heals itself."""
 
-    def __init__(self, url: str, *, min_size: int, max_size: int, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, min_size: int, max_size: int, timeout: float = 3.0) -> None:
         self.pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
             url,
             min_size=min_size,

@@ -97,8 +97,9 @@ async def logout(request: Request) -> Response:
     data = await optional_body(request, schemas.RefreshRequest)
     token = data.refresh_token if data is not None and isinstance(data.refresh_token, str) else None
     if token is None and REFRESH_COOKIE in request.cookies:
-        require_json_type(request)
-        check_origin(request)
+        if access is None:  # only the ambient cookie authenticates this call: CSRF rules apply
+            require_json_type(request)
+            check_origin(request)
         token = request.cookies[REFRESH_COOKIE]
     if access is None and not token:
         raise Unauthorized("Send the access token or the refresh token to sign out.")

@@ -24,9 +24,12 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix != "n" or not number.isdigit() or len(number) > 18:
+        if prefix != "n" or not number.isascii() or not number.isdigit() or len(number) > 19:
             raise ValueError(cursor)
-        return int(number)
+        value = int(number)
+        if value >= 2**63:
+            raise ValueError(cursor)
+        return value
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadRequest("The cursor is not valid.", code="invalid_cursor") from None
 
