@@ -1,5 +1,5 @@
 {
-  description = "Main Platform: Starlette backend and static frontend as packages and OCI images, with the platform's wiring as pure Nix";
+  description = "Main Platform: backend and frontend packages, OCI images, platform wiring";
 
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 

@@ -10,7 +10,8 @@ let
   inherit (pkgs) lib;
   root = ../.;
   deps = import ./packages/python-deps.nix pkgs.python3Packages;
-  python = pkgs.python3.withPackages (_: deps.runtime ++ deps.test);
+  # mypy and ruff too: tests/test_quality.py runs them as part of the suite.
+  python = pkgs.python3.withPackages (_: deps.runtime ++ deps.test ++ deps.dev);
 
   exists = p: builtins.pathExists p;
 in
@@ -40,6 +41,7 @@ in
         nativeBuildInputs = [
           python
           packages.backend
+          pkgs.ruff
           pkgs.postgresql_16
           pkgs.redis
           pkgs.nginx
@@ -81,7 +83,11 @@ in
     let
       render = mode: overrides: platformLib.render (platformLib.examples.${mode} // overrides);
       local = render "local" { };
-      production = render "production" { paths = platformLib.examples.production.paths // { prometheusRules = [ ]; }; };
+      production = render "production" {
+        paths = platformLib.examples.production.paths // {
+          prometheusRules = [ ];
+        };
+      };
       files = lib.mapAttrs (name: value: pkgs.writeText "${name}.json" (builtins.toJSON value)) {
         local-prometheus = local.prometheus;
         production-prometheus = production.prometheus;
@@ -93,6 +99,8 @@ in
       promtool check config --syntax-only ${files.local-prometheus}
       promtool check config --syntax-only ${files.production-prometheus}
       mkdir -p "$out"
-      ${lib.concatStringsSep "\n" (lib.mapAttrsToList (name: file: "cp ${file} \"$out/${name}.json\"") files)}
+      ${lib.concatStringsSep "\n" (
+        lib.mapAttrsToList (name: file: "cp ${file} \"$out/${name}.json\"") files
+      )}
     '';
 }

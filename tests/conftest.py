@@ -9,10 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from mainplatform.app import create_app
-from mainplatform.config import Settings
 from starlette.testclient import TestClient
 
+from mainplatform.app import create_app
+from mainplatform.config import Settings
 from tests.support import (
     Services,
     User,
@@ -76,9 +76,7 @@ def user(client: TestClient) -> User:
 @pytest.fixture(scope="session")
 def backend_url(services: Services) -> Iterator[str]:
     """Base URL of a real `mainplatform serve` (2 workers) on loopback."""
-    proc, url = start_backend(
-        backend_env(services, RATE_LIMIT_API="100000/minute"), workers=2
-    )
+    proc, url = start_backend(backend_env(services, RATE_LIMIT_API="100000/minute"), workers=2)
     try:
         yield url
     finally:

@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import psycopg
 import redis
+from starlette.testclient import TestClient
+
 from mainplatform.config import RateLimit, Settings
 from mainplatform.db import migrate
 from mainplatform.devservices import Postgres, Redis, free_port
-from starlette.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_PASSWORD = "correct horse battery staple 42"
@@ -64,15 +65,11 @@ def make_settings(database_url: str, redis_url: str, **overrides: object) -> Set
 class User:
     """A registered, signed-in user with helpers for authenticated calls."""
 
-    def __init__(
-        self, client: TestClient, email: str, password: str = STRONG_PASSWORD
-    ) -> None:
+    def __init__(self, client: TestClient, email: str, password: str = STRONG_PASSWORD) -> None:
         self.client = client
         self.email = email
         self.password = password
-        r = client.post(
-            "/api/auth/register", json={"email": email, "password": password}
-        )
+        r = client.post("/api/auth/register", json={"email": email, "password": password})
         assert r.status_code == 201, r.text
         self.id: int = r.json()["id"]
         self.login()
@@ -128,15 +125,11 @@ def backend_env(services: Services, **extra: str) -> dict[str, str]:
     return env
 
 
-def wait_http(
-    url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
-) -> None:
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(
-                f"process exited with {proc.returncode} before {url} answered"
-            )
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
         try:
             if httpx.get(url, timeout=1.0).status_code < 500:
                 return
@@ -146,9 +139,7 @@ def wait_http(
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
-def start_backend(
-    env: dict[str, str], workers: int = 1
-) -> tuple[subprocess.Popen[bytes], str]:
+def start_backend(env: dict[str, str], workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
         [

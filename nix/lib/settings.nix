@@ -50,7 +50,8 @@ let
       paths = {
         # Where mutable state lives; the other paths default to inside it.
         stateDir = if production then "/var/lib/mainplatform" else ".state";
-        # The file Traefik's file provider reads (dynamic configuration).
+        # The file Traefik's file provider reads (dynamic configuration). Traefik
+        # wants .yml/.yaml/.toml; write JSON into a .yml file (JSON is YAML).
         traefikDynamicConfig = null;
         # Traefik's ACME account and certificates (production only).
         acmeStorage = null;
@@ -89,6 +90,12 @@ let
         pathPrefix = "/grafana";
       };
 
+      # Traefik's entryPoints.<name>.http.aliasHeadersStrategy ("delete" or
+      # "reject"): drop request headers such as X_Forwarded_For that alias a
+      # header Traefik manages. Needs Traefik >= 3.7.12 (older versions refuse
+      # to start on the unknown key), so it is off (null) unless asked for.
+      aliasHeadersStrategy = null;
+
       scrapeInterval = "15s";
       logLevel = "INFO";
     };
@@ -102,7 +109,7 @@ let
     s
     // {
       paths = p // {
-        traefikDynamicConfig = or' p.traefikDynamicConfig "${p.stateDir}/traefik/dynamic.json";
+        traefikDynamicConfig = or' p.traefikDynamicConfig "${p.stateDir}/traefik/dynamic.yml";
         acmeStorage = or' p.acmeStorage "${p.stateDir}/traefik/acme.json";
         prometheusRules = util.toList p.prometheusRules;
       };
@@ -120,7 +127,9 @@ let
       checks = [
         {
           ok = builtins.elem s.mode modes;
-          msg = "mode must be one of ${builtins.concatStringsSep ", " modes}, got ${toString s.mode}";
+          msg = "mode must be one of ${builtins.concatStringsSep ", " modes}, got ${
+            toString s.mode
+          }";
         }
         {
           ok = builtins.isString s.domain && s.domain != "";
@@ -131,13 +140,17 @@ let
           msg = "extraHosts must be a list of host names";
         }
         {
-          ok = s.mode != "production" || (builtins.isString s.acmeEmail && builtins.match ".+@.+" s.acmeEmail != null);
+          ok =
+            s.mode != "production"
+            || (builtins.isString s.acmeEmail && builtins.match ".+@.+" s.acmeEmail != null);
           msg = "production needs acmeEmail (the Let's Encrypt account address)";
         }
         {
           ok =
             s.mode != "production"
-            || (builtins.isString s.domain && builtins.match "(localhost|[0-9.]+)" s.domain == null);
+            || (
+              builtins.isString s.domain && builtins.match "(localhost|[0-9.]+)" s.domain == null
+            );
           msg = "production needs a real domain name, got ${toString s.domain}";
         }
         {
@@ -146,11 +159,25 @@ let
         }
         {
           ok = clashes == [ ];
-          msg = "two services share a port: ${builtins.concatStringsSep ", " (map toString clashes)}";
+          msg = "two services share a port: ${
+            builtins.concatStringsSep ", " (map toString clashes)
+          }";
         }
         {
-          ok = builtins.isInt s.rateLimit.average && s.rateLimit.average > 0 && builtins.isInt s.rateLimit.burst && s.rateLimit.burst > 0;
+          ok =
+            builtins.isInt s.rateLimit.average
+            && s.rateLimit.average > 0
+            && builtins.isInt s.rateLimit.burst
+            && s.rateLimit.burst > 0;
           msg = "rateLimit.average and rateLimit.burst must be positive integers";
+        }
+        {
+          ok = builtins.elem s.aliasHeadersStrategy [
+            null
+            "delete"
+            "reject"
+          ];
+          msg = "aliasHeadersStrategy must be null, \"delete\" or \"reject\"";
         }
         {
           ok = builtins.all builtins.isString s.paths.prometheusRules;

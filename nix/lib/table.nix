@@ -29,7 +29,10 @@ rec {
         port = s.ports.web;
         public = prod;
         description =
-          if prod then "HTTP: ACME challenges, everything else redirected to HTTPS" else "HTTP entrypoint";
+          if prod then
+            "HTTP: ACME challenges, everything else redirected to HTTPS"
+          else
+            "HTTP entrypoint";
       }
     ]
     ++ util.optionals prod [

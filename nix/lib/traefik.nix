@@ -10,7 +10,12 @@ let
 
   resolver = "letsencrypt";
 
-  contentSecurityPolicy = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+  contentSecurityPolicy = builtins.concatStringsSep "; " [
+    "default-src 'self'"
+    "object-src 'none'"
+    "base-uri 'none'"
+    "frame-ancestors 'none'"
+  ];
 in
 {
   static =
@@ -18,6 +23,17 @@ in
     let
       s = mkSettings settings;
       prod = isProduction s;
+      aliasHeaders = util.optionalAttrs (s.aliasHeadersStrategy != null) {
+        http.aliasHeadersStrategy = s.aliasHeadersStrategy;
+      };
+      # Merge two entrypoint sets, merging their `http` sections too.
+      withHttp =
+        a: b:
+        a
+        // b
+        // util.optionalAttrs (a ? http || b ? http) {
+          http = (a.http or { }) // (b.http or { });
+        };
     in
     {
       global = {
@@ -44,26 +60,30 @@ in
           };
         };
       }
-      // util.optionalAttrs (s.paths.traefikAccessLog != null) { filePath = s.paths.traefikAccessLog; };
+      // util.optionalAttrs (s.paths.traefikAccessLog != null) {
+        filePath = s.paths.traefikAccessLog;
+      };
 
       entryPoints = {
-        web = {
-          address = util.hostPort s.publicAddress s.ports.web;
-        }
-        // util.optionalAttrs prod {
-          http.redirections.entryPoint = {
-            to = "websecure";
-            scheme = "https";
-            permanent = true;
-          };
-        };
+        web = withHttp aliasHeaders (
+          {
+            address = util.hostPort s.publicAddress s.ports.web;
+          }
+          // util.optionalAttrs prod {
+            http.redirections.entryPoint = {
+              to = "websecure";
+              scheme = "https";
+              permanent = true;
+            };
+          }
+        );
 
         # Loopback only: Prometheus scrapes /metrics here, health checks
         # use /ping. Never published, never routed.
         metrics.address = util.hostPort s.internalAddress s.ports.traefikMetrics;
       }
       // util.optionalAttrs prod {
-        websecure = {
+        websecure = withHttp aliasHeaders {
           address = util.hostPort s.publicAddress s.ports.websecure;
           http.tls.certResolver = resolver;
         };
@@ -157,7 +177,7 @@ in
             contentTypeNosniff = true;
             frameDeny = true;
             referrerPolicy = "strict-origin-when-cross-origin";
-            contentSecurityPolicy = contentSecurityPolicy;
+            inherit contentSecurityPolicy;
             permissionsPolicy = "camera=(), microphone=(), geolocation=(), payment=()";
             customResponseHeaders = {
               # An empty value removes the header.

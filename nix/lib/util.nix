@@ -13,7 +13,9 @@ rec {
       freeform ? [ ],
     }:
     let
-      unknown = builtins.filter (name: !(builtins.hasAttr name defaults)) (builtins.attrNames overrides);
+      unknown = builtins.filter (name: !(builtins.hasAttr name defaults)) (
+        builtins.attrNames overrides
+      );
       mergeOne =
         name:
         let

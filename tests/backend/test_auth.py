@@ -16,7 +16,9 @@ def register(client: TestClient, email: str, password: str = STRONG_PASSWORD) ->
 
 
 def test_register_returns_user_without_secrets(client: TestClient) -> None:
-    r = client.post("/api/auth/register", json={"email": "  Bob@Example.org ", "password": STRONG_PASSWORD})
+    r = client.post(
+        "/api/auth/register", json={"email": "  Bob@Example.org ", "password": STRONG_PASSWORD}
+    )
     assert r.status_code == 201
     body = r.json()
     assert body["email"] == "Bob@Example.org"
@@ -26,7 +28,9 @@ def test_register_returns_user_without_secrets(client: TestClient) -> None:
 
 def test_email_is_unique_case_insensitively(client: TestClient) -> None:
     assert register(client, "carol@example.org") == 201
-    r = client.post("/api/auth/register", json={"email": "CAROL@example.ORG", "password": STRONG_PASSWORD})
+    r = client.post(
+        "/api/auth/register", json={"email": "CAROL@example.ORG", "password": STRONG_PASSWORD}
+    )
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "email_taken"
 
@@ -50,12 +54,21 @@ def test_password_policy_says_why(client: TestClient, password: str, reason: str
 
 
 def test_long_passphrases_and_unicode_are_allowed(client: TestClient) -> None:
-    assert register(client, "eve@example.org", "ü" * 3 + " a long passphrase of sixty-four characters or so, fine!!") == 201
+    assert (
+        register(
+            client,
+            "eve@example.org",
+            "ü" * 3 + " a long passphrase of sixty-four characters or so, fine!!",
+        )
+        == 201
+    )
     assert register(client, "fay@example.org", "z" * 10 + "y" * 10 + "x" * 44 + "w") == 201
 
 
 def test_invalid_email_is_refused(client: TestClient) -> None:
-    r = client.post("/api/auth/register", json={"email": "not-an-email", "password": STRONG_PASSWORD})
+    r = client.post(
+        "/api/auth/register", json={"email": "not-an-email", "password": STRONG_PASSWORD}
+    )
     assert r.status_code == 422
     assert r.json()["error"]["fields"][0]["field"] == "email"
 
@@ -63,7 +76,9 @@ def test_invalid_email_is_refused(client: TestClient) -> None:
 def test_login_sets_strict_httponly_refresh_cookie(make_client: ClientFactory) -> None:
     client = make_client(cookie_secure=True)
     register(client, "gus@example.org")
-    r = client.post("/api/auth/login", json={"email": "GUS@example.org", "password": STRONG_PASSWORD})
+    r = client.post(
+        "/api/auth/login", json={"email": "GUS@example.org", "password": STRONG_PASSWORD}
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 900
@@ -74,8 +89,12 @@ def test_login_sets_strict_httponly_refresh_cookie(make_client: ClientFactory) -
 
 
 def test_unknown_email_and_wrong_password_look_the_same(client: TestClient, user: User) -> None:
-    a = client.post("/api/auth/login", json={"email": "nobody@example.org", "password": STRONG_PASSWORD})
-    b = client.post("/api/auth/login", json={"email": user.email, "password": "wrong password here"})
+    a = client.post(
+        "/api/auth/login", json={"email": "nobody@example.org", "password": STRONG_PASSWORD}
+    )
+    b = client.post(
+        "/api/auth/login", json={"email": user.email, "password": "wrong password here"}
+    )
     assert a.status_code == b.status_code == 401
     assert a.json() == b.json()
 
@@ -88,7 +107,9 @@ def test_refresh_rotates_and_old_token_is_used(client: TestClient, user: User) -
     assert second and second != first
     assert r.json()["access_token"] != user.token
     # the new access token works
-    me = client.get("/api/users/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    me = client.get(
+        "/api/users/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
+    )
     assert me.status_code == 200
 
 
@@ -114,7 +135,9 @@ def test_reuse_leaves_other_sessions_alone(client: TestClient, user: User) -> No
     first = user.refresh_token
     client.post("/api/auth/refresh", json={"refresh_token": first})
     assert client.post("/api/auth/refresh", json={"refresh_token": first}).status_code == 401
-    assert client.post("/api/auth/refresh", json={"refresh_token": other_refresh}).status_code == 200
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": other_refresh}).status_code == 200
+    )
 
 
 def test_refresh_with_cookie_needs_json_and_own_origin(client: TestClient, user: User) -> None:
@@ -152,7 +175,9 @@ def _expire(services: Services, column: str) -> None:
 
 
 @pytest.mark.parametrize("column", ["idle_expires_at", "expires_at"])
-def test_idle_and_absolute_expiry(client: TestClient, user: User, services: Services, column: str) -> None:
+def test_idle_and_absolute_expiry(
+    client: TestClient, user: User, services: Services, column: str
+) -> None:
     _expire(services, column)
     r = client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
     assert r.status_code == 401
@@ -172,7 +197,10 @@ def test_logout_with_refresh_token_only(client: TestClient, user: User) -> None:
     client.cookies.clear()
     r = client.post("/api/auth/logout", json={"refresh_token": user.refresh_token})
     assert r.status_code == 204
-    assert client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token}).status_code == 401
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token}).status_code
+        == 401
+    )
     # the family's access token is also ended
     assert user.get("/api/users/me").status_code == 401
 
@@ -188,9 +216,17 @@ def test_logout_all_ends_every_session(client: TestClient, user: User) -> None:
     other_refresh = second.cookies["mp_refresh"]
     assert user.post("/api/auth/logout-all").status_code == 204
     assert user.get("/api/users/me").status_code == 401
-    assert client.get("/api/users/me", headers={"Authorization": f"Bearer {other_token}"}).status_code == 401
-    assert client.post("/api/auth/refresh", json={"refresh_token": other_refresh}).status_code == 401
-    assert client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token}).status_code == 401
+    assert (
+        client.get("/api/users/me", headers={"Authorization": f"Bearer {other_token}"}).status_code
+        == 401
+    )
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": other_refresh}).status_code == 401
+    )
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token}).status_code
+        == 401
+    )
     # signing in again works straight away
     user.login()
     assert user.get("/api/users/me").status_code == 200
@@ -201,25 +237,46 @@ def test_password_change_ends_other_sessions_only(client: TestClient, user: User
     other_token = other.json()["access_token"]
     other_refresh = other.cookies["mp_refresh"]
     new = "a completely new passphrase 2026"
-    r = user.post("/api/users/me/password", json={"current_password": user.password, "new_password": new})
+    r = user.post(
+        "/api/users/me/password", json={"current_password": user.password, "new_password": new}
+    )
     assert r.status_code == 204, r.text
     assert user.get("/api/users/me").status_code == 200
-    assert client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token}).status_code == 200
-    assert client.get("/api/users/me", headers={"Authorization": f"Bearer {other_token}"}).status_code == 401
-    assert client.post("/api/auth/refresh", json={"refresh_token": other_refresh}).status_code == 401
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token}).status_code
+        == 200
+    )
+    assert (
+        client.get("/api/users/me", headers={"Authorization": f"Bearer {other_token}"}).status_code
+        == 401
+    )
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": other_refresh}).status_code == 401
+    )
     old = client.post("/api/auth/login", json={"email": user.email, "password": user.password})
     assert old.status_code == 401
-    assert client.post("/api/auth/login", json={"email": user.email, "password": new}).status_code == 200
+    assert (
+        client.post("/api/auth/login", json={"email": user.email, "password": new}).status_code
+        == 200
+    )
 
 
 def test_password_change_checks_current_and_policy(user: User) -> None:
-    r = user.post("/api/users/me/password", json={"current_password": "wrong one", "new_password": "another good passphrase"})
+    r = user.post(
+        "/api/users/me/password",
+        json={"current_password": "wrong one", "new_password": "another good passphrase"},
+    )
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "current_password"
-    r = user.post("/api/users/me/password", json={"current_password": user.password, "new_password": "password1234"})
+    r = user.post(
+        "/api/users/me/password",
+        json={"current_password": user.password, "new_password": "password1234"},
+    )
     assert r.status_code == 422 and r.json()["error"]["fields"][0]["field"] == "new_password"
 
 
-def test_rehash_on_login_when_parameters_change(client: TestClient, user: User, services: Services) -> None:
+def test_rehash_on_login_when_parameters_change(
+    client: TestClient, user: User, services: Services
+) -> None:
     weak = "$argon2id$v=19$m=8192,t=1,p=1$"
     from argon2 import PasswordHasher as Argon
 

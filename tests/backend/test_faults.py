@@ -68,7 +68,9 @@ def test_redis_down_then_back(client: TestClient, own_services: tuple[Postgres, 
     # routes that need the revocation check (or a rate limit) fail closed
     for call in (
         lambda: client.get("/api/notes", headers=auth),
-        lambda: client.post("/api/auth/login", json={"email": "f@example.org", "password": STRONG_PASSWORD}),
+        lambda: client.post(
+            "/api/auth/login", json={"email": "f@example.org", "password": STRONG_PASSWORD}
+        ),
     ):
         r = call()
         assert r.status_code == 503, r.text

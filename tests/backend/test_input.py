@@ -27,12 +27,26 @@ WRITE_ROUTES = [
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 field_names = st.sampled_from(
-    ["email", "password", "title", "body", "role", "disabled", "refresh_token", "current_password",
-     "new_password", "display_name", "id", "owner_id"]
+    [
+        "email",
+        "password",
+        "title",
+        "body",
+        "role",
+        "disabled",
+        "refresh_token",
+        "current_password",
+        "new_password",
+        "display_name",
+        "id",
+        "owner_id",
+    ]
 )
 objects = st.dictionaries(field_names, json_values, max_size=5)
 
@@ -61,17 +75,25 @@ def admin(client: TestClient, services: Any) -> Iterator[User]:
     yield u
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(route=st.sampled_from(WRITE_ROUTES), payload=objects | json_values)
-def test_arbitrary_json_never_5xx(client: TestClient, admin: User, route: tuple[str, str], payload: Any) -> None:
+def test_arbitrary_json_never_5xx(
+    client: TestClient, admin: User, route: tuple[str, str], payload: Any
+) -> None:
     method, path = route
     r = client.request(method, path, content=json.dumps(payload), headers=headers_for(path, admin))
     assert_clean_error(r)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(route=st.sampled_from(WRITE_ROUTES), raw=st.binary(max_size=200))
-def test_arbitrary_bytes_never_5xx(client: TestClient, admin: User, route: tuple[str, str], raw: bytes) -> None:
+def test_arbitrary_bytes_never_5xx(
+    client: TestClient, admin: User, route: tuple[str, str], raw: bytes
+) -> None:
     method, path = route
     r = client.request(method, path, content=raw, headers=headers_for(path, admin))
     assert_clean_error(r)
@@ -79,8 +101,19 @@ def test_arbitrary_bytes_never_5xx(client: TestClient, admin: User, route: tuple
 
 def test_bad_input_does_not_touch_data(client: TestClient, admin: User) -> None:
     note = admin.get("/api/notes").json()["items"][0]
-    for payload in (b"{", b'{"title": 5}', b'{"title": ""}', b"[]", b'{"body": null}', b'{"title":"x","x":1}'):
-        r = client.patch(f"/api/notes/{note['id']}", content=payload, headers={**admin.headers, "Content-Type": "application/json"})
+    for payload in (
+        b"{",
+        b'{"title": 5}',
+        b'{"title": ""}',
+        b"[]",
+        b'{"body": null}',
+        b'{"title":"x","x":1}',
+    ):
+        r = client.patch(
+            f"/api/notes/{note['id']}",
+            content=payload,
+            headers={**admin.headers, "Content-Type": "application/json"},
+        )
         assert 400 <= r.status_code < 500
     assert admin.get(f"/api/notes/{note['id']}").json() == note
 
@@ -99,27 +132,41 @@ def test_bad_input_does_not_touch_data(client: TestClient, admin: User) -> None:
     ],
 )
 def test_error_shapes(client: TestClient, payload: bytes, status: int, code: str) -> None:
-    r = client.post("/api/auth/login", content=payload, headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/api/auth/login", content=payload, headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == status, r.text
     assert r.json()["error"]["code"] == code
 
 
 def test_field_details_name_the_field(client: TestClient) -> None:
     r = client.post("/api/auth/login", json={"email": 1, "password": "x"})
-    assert r.json()["error"]["fields"] == [{"field": "email", "message": "Expected `str`, got `int`"}]
+    assert r.json()["error"]["fields"] == [
+        {"field": "email", "message": "Expected `str`, got `int`"}
+    ]
     r = client.post("/api/auth/login", json={"email": "a@b.co"})
-    assert r.json()["error"]["fields"] == [{"field": "password", "message": "This field is required."}]
+    assert r.json()["error"]["fields"] == [
+        {"field": "password", "message": "This field is required."}
+    ]
     r = client.post("/api/auth/login", json={"email": "a@b.co", "password": "x", "role": "admin"})
     assert r.json()["error"]["fields"] == [{"field": "role", "message": "Unknown field."}]
 
 
 def test_wrong_content_type(client: TestClient) -> None:
-    r = client.post("/api/auth/login", content=b'{"email":"a@b.co","password":"x"}', headers={"Content-Type": "text/plain"})
+    r = client.post(
+        "/api/auth/login",
+        content=b'{"email":"a@b.co","password":"x"}',
+        headers={"Content-Type": "text/plain"},
+    )
     assert r.status_code == 415
 
 
 def test_huge_body_with_content_length(client: TestClient) -> None:
-    r = client.post("/api/auth/register", content=b"x" * (65 * 1024), headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/api/auth/register",
+        content=b"x" * (65 * 1024),
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "payload_too_large"
 
@@ -129,12 +176,18 @@ def test_huge_chunked_body(client: TestClient) -> None:
         for _ in range(100):
             yield b" " * 1024
 
-    r = client.post("/api/auth/register", content=chunks(), headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/api/auth/register", content=chunks(), headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 413
 
 
 def test_invalid_content_length(client: TestClient) -> None:
-    r = client.post("/api/auth/login", content=b"{}", headers={"Content-Type": "application/json", "Content-Length": "abc"})
+    r = client.post(
+        "/api/auth/login",
+        content=b"{}",
+        headers={"Content-Type": "application/json", "Content-Length": "abc"},
+    )
     assert r.status_code in (400, 413)
 
 
@@ -159,7 +212,10 @@ def test_hostile_headers(client: TestClient, headers: dict[str, str]) -> None:
 
 
 def test_request_id_is_echoed(client: TestClient) -> None:
-    assert client.get("/api/health", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    assert (
+        client.get("/api/health", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"]
+        == "abc-123"
+    )
     generated = client.get("/api/health").headers["x-request-id"]
     assert len(generated) == 32
 

@@ -82,3 +82,26 @@ def test_notes_need_authentication(client: TestClient) -> None:
     r = client.get("/api/notes")
     assert r.status_code == 401
     assert r.json() == {"error": {"code": "unauthorized", "message": "Authentication required."}}
+
+
+def test_list_output_matches_the_documented_schema(user: User) -> None:
+    import msgspec
+
+    from mainplatform import schemas
+
+    made = [
+        user.post("/api/notes", json={"title": f"s{i}", "body": 'ü "q" \\ \n'}).json()
+        for i in range(3)
+    ]
+    raw = user.get("/api/notes", params={"limit": "2"}).content
+    page = msgspec.json.decode(raw, type=schemas.NotePage, strict=True)
+    assert [n.id for n in page.items] == [made[2]["id"], made[1]["id"]]
+    assert page.items[0].body == 'ü "q" \\ \n'
+    single = msgspec.json.decode(user.get(f"/api/notes/{made[2]['id']}").content, type=schemas.Note)
+    assert page.items[0] == single  # same values, whichever path rendered them
+    empty = msgspec.json.decode(
+        user.get("/api/notes", params={"cursor": page.next_cursor, "limit": "5"}).content,
+        type=schemas.NotePage,
+    )
+    assert [n.id for n in empty.items] == [made[0]["id"]]
+    assert empty.next_cursor is None

@@ -63,22 +63,31 @@ def test_untrusted_peer_is_always_the_client(peer: str, chain: list[str]) -> Non
     assert client_ip(peer, ", ".join(chain), []) == str(ipaddress.ip_address(peer))
 
 
-@given(client=st.ip_addresses(v=4).filter(lambda a: not a.is_loopback).map(str), proxies=st.integers(0, 3))
+@given(
+    client=st.ip_addresses(v=4).filter(lambda a: not a.is_loopback).map(str),
+    proxies=st.integers(0, 3),
+)
 def test_client_behind_trusted_proxies(client: str, proxies: int) -> None:
     trusted = [ipaddress.ip_network("127.0.0.0/8")]
     chain = [client] + ["127.0.0.1"] * proxies
     assert client_ip("127.0.0.2", ", ".join(chain), trusted) == client
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(length=st.integers(1, 6), replay=st.data())
 def test_replay_anywhere_in_a_chain_revokes_that_family_and_nothing_else(
     client: TestClient, services: Services, length: int, replay: st.DataObject
 ) -> None:
     with psycopg.connect(services.database_url, autocommit=True) as conn:
-        conn.execute("TRUNCATE users, refresh_families, refresh_tokens, notes RESTART IDENTITY CASCADE")
+        conn.execute(
+            "TRUNCATE users, refresh_families, refresh_tokens, notes RESTART IDENTITY CASCADE"
+        )
     user = User(client, "chain@example.org")
-    bystander = client.post("/api/auth/login", json={"email": user.email, "password": user.password})
+    bystander = client.post(
+        "/api/auth/login", json={"email": user.email, "password": user.password}
+    )
     bystander_refresh = bystander.cookies["mp_refresh"]
     chain = [user.refresh_token]
     for _ in range(length):
@@ -91,4 +100,7 @@ def test_replay_anywhere_in_a_chain_revokes_that_family_and_nothing_else(
     for token in chain:  # every token of the family is dead now, the newest included
         assert client.post("/api/auth/refresh", json={"refresh_token": token}).status_code == 401
     # the other session is untouched
-    assert client.post("/api/auth/refresh", json={"refresh_token": bystander_refresh}).status_code == 200
+    assert (
+        client.post("/api/auth/refresh", json={"refresh_token": bystander_refresh}).status_code
+        == 200
+    )

@@ -13,7 +13,9 @@ from tests.support import STRONG_PASSWORD, User
 
 def login(client: TestClient, email: str, ip: str | None = None) -> int:
     headers = {"X-Forwarded-For": ip} if ip else {}
-    r = client.post("/api/auth/login", json={"email": email, "password": "wrong password!!"}, headers=headers)
+    r = client.post(
+        "/api/auth/login", json={"email": email, "password": "wrong password!!"}, headers=headers
+    )
     if r.status_code == 429:
         assert int(r.headers["retry-after"]) >= 1
         assert r.json()["error"]["code"] == "rate_limited"
@@ -49,7 +51,9 @@ def test_forwarded_for_from_untrusted_peer_is_ignored(make_client: ClientFactory
 def test_register_per_ip(make_client: ClientFactory) -> None:
     client = make_client(rate_limit_register_ip=RateLimit(2, 3600))
     codes = [
-        client.post("/api/auth/register", json={"email": f"r{i}@example.org", "password": STRONG_PASSWORD}).status_code
+        client.post(
+            "/api/auth/register", json={"email": f"r{i}@example.org", "password": STRONG_PASSWORD}
+        ).status_code
         for i in range(3)
     ]
     assert codes == [201, 201, 429]

@@ -22,7 +22,13 @@ def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
-def forge(settings: Settings, *, secret: str | None = None, header: dict[str, Any] | None = None, **claims: Any) -> str:
+def forge(
+    settings: Settings,
+    *,
+    secret: str | None = None,
+    header: dict[str, Any] | None = None,
+    **claims: Any,
+) -> str:
     secret = secret or settings.jwt_secret
     now = int(time.time())
     payload = {
@@ -44,14 +50,24 @@ def forge(settings: Settings, *, secret: str | None = None, header: dict[str, An
     return jwt.encode(hdr, payload, key, algorithms=["HS256"])
 
 
-def test_a_forged_token_with_the_right_key_is_accepted(client: TestClient, user: User, settings: Settings) -> None:
+def test_a_forged_token_with_the_right_key_is_accepted(
+    client: TestClient, user: User, settings: Settings
+) -> None:
     """The forge helper itself is right, so the failures below are caused by the tampering."""
     token = forge(settings, sub=str(user.id), sid=user_sid(user, settings))
-    assert client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    )
 
 
 def user_sid(user: User, settings: Settings) -> str:
-    tokens = AccessTokens(settings.jwt_secret, previous_secret=None, issuer=settings.jwt_issuer, audience=settings.jwt_audience, ttl=900)
+    tokens = AccessTokens(
+        settings.jwt_secret,
+        previous_secret=None,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=900,
+    )
     return tokens.verify(user.token).sid
 
 
@@ -62,7 +78,9 @@ TAMPERED = {
     "wrong aud": dict(aud="someone-else"),
     "wrong iss": dict(iss="https://evil.example"),
     "wrong typ": dict(header={"typ": "JWT"}),
-    "expired": dict(exp=int(time.time()) - 3600, iat=int(time.time()) - 7200, nbf=int(time.time()) - 7200),
+    "expired": dict(
+        exp=int(time.time()) - 3600, iat=int(time.time()) - 7200, nbf=int(time.time()) - 7200
+    ),
     "not yet valid": dict(nbf=int(time.time()) + 3600),
     "no exp": dict(exp=None),
     "no jti": dict(jti=None),
@@ -73,7 +91,9 @@ TAMPERED = {
 
 
 @pytest.mark.parametrize("case", sorted(TAMPERED))
-def test_tampered_tokens_are_401(client: TestClient, user: User, settings: Settings, case: str) -> None:
+def test_tampered_tokens_are_401(
+    client: TestClient, user: User, settings: Settings, case: str
+) -> None:
     kwargs: dict[str, Any] = dict(TAMPERED[case])
     header = kwargs.pop("header", None)
     token = forge(settings, header=header, **{"sub": str(user.id), **kwargs})
@@ -86,7 +106,10 @@ def test_alg_none_is_401(client: TestClient, user: User, settings: Settings) -> 
     valid = user.token.split(".")
     header = {"alg": "none", "typ": "at+jwt", "kid": key_id(settings.jwt_secret)}
     for token in (f"{_b64(header)}.{valid[1]}.", f"{_b64(header)}.{valid[1]}.{valid[2]}"):
-        assert client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        assert (
+            client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"}).status_code
+            == 401
+        )
 
 
 def test_modified_payload_is_401(client: TestClient, user: User) -> None:
@@ -94,12 +117,22 @@ def test_modified_payload_is_401(client: TestClient, user: User) -> None:
     claims = json.loads(base64.urlsafe_b64decode(body + "=="))
     claims["sub"] = "2"
     token = f"{head}.{_b64(claims)}.{sig}"
-    assert client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    )
 
 
 @pytest.mark.parametrize(
     "header",
-    ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "bearer a.b.c", "Bearer " + "a" * 5000, "Bearer ☃.☃.☃", "Token x"],
+    [
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "bearer a.b.c",
+        "Bearer " + "a" * 5000,
+        "Bearer ☃.☃.☃",
+        "Token x",
+    ],
 )
 def test_malformed_authorization_headers(client: TestClient, header: str) -> None:
     r = client.get("/api/notes", headers={"Authorization": header.encode()})
@@ -107,7 +140,9 @@ def test_malformed_authorization_headers(client: TestClient, header: str) -> Non
     assert r.headers["www-authenticate"] == "Bearer"
 
 
-def test_previous_key_still_verifies_after_rotation(make_client: ClientFactory, settings: Settings) -> None:
+def test_previous_key_still_verifies_after_rotation(
+    make_client: ClientFactory, settings: Settings
+) -> None:
     old = make_client()
     alice = User(old, "rot@example.org")
     new_secret = "a brand new signing secret, at least 32 bytes long"
@@ -123,6 +158,8 @@ def test_previous_key_still_verifies_after_rotation(make_client: ClientFactory, 
 
 
 def test_verify_rejects_oversized_token() -> None:
-    tokens = AccessTokens("s" * 16 + "t" * 16 + "0123456789", previous_secret=None, issuer="i", audience="a", ttl=60)
+    tokens = AccessTokens(
+        "s" * 16 + "t" * 16 + "0123456789", previous_secret=None, issuer="i", audience="a", ttl=60
+    )
     with pytest.raises(InvalidToken):
         tokens.verify("a" * 5000)

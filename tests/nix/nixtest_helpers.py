@@ -120,12 +120,28 @@ def free_ports(n: int) -> list[int]:
     return sorted(ports)
 
 
+class Headers(dict[str, str]):
+    """Response headers, looked up without regard to case."""
+
+    def __init__(self, items: Any) -> None:
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+
 def http_get(
     url: str,
     *,
     headers: dict[str, str] | None = None,
     timeout: float = 5.0,
-) -> tuple[int, dict[str, str], bytes]:
+) -> tuple[int, Headers, bytes]:
     """GET without following redirects; returns (status, headers, body)."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -136,9 +152,9 @@ def http_get(
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback only
     try:
         with opener.open(request, timeout=timeout) as response:
-            return response.status, dict(response.headers.items()), response.read()
+            return response.status, Headers(response.headers.items()), response.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers.items()), exc.read()
+        return exc.code, Headers(exc.headers.items()), exc.read()
 
 
 def wait_until(
@@ -170,7 +186,7 @@ def running(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a child process in its own session; always stop it (TERM, then KILL)."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argv
+        proc = subprocess.Popen(
             argv,
             stdout=out,
             stderr=subprocess.STDOUT,

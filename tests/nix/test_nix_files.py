@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from nixtest_helpers import ROOT, require_program
 
 SKIP_DIRS = {".git", ".venv", "node_modules", ".state", "result", ".direnv"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from nixtest_helpers import NIX_LIB, lib_call, nix_eval, nix_eval_error, to_nix
 
 LOCAL: dict[str, Any] = {"mode": "local"}
@@ -128,7 +127,7 @@ def test_traefik_static_production() -> None:
     assert static["metrics"]["prometheus"]["entryPoint"] == "metrics"
     assert static["ping"] == {"entryPoint": "metrics"}
     assert "api" not in static  # no dashboard, no API, anywhere
-    assert static["providers"]["file"]["filename"] == "/var/lib/mainplatform/traefik/dynamic.json"
+    assert static["providers"]["file"]["filename"] == "/var/lib/mainplatform/traefik/dynamic.yml"
 
 
 def test_traefik_static_local_is_plain_http_on_loopback() -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from nixtest_helpers import lib_call, require_program
 
 RULES = """\

@@ -24,6 +24,7 @@ from mainplatform.cache import Cache
 from mainplatform.config import Settings
 from mainplatform.db import Database
 from mainplatform.errors import APIError
+from mainplatform.logs import AccessLog
 from mainplatform.metrics import Metrics
 from mainplatform.middleware import Observe
 from mainplatform.security.passwords import PasswordHasher
@@ -120,7 +121,7 @@ def create_app(settings: Settings) -> Starlette:
             metrics=metrics,
             routes=templates.get,
             max_body=settings.max_body_bytes,
-            log_requests=settings.access_log,
+            access_log=AccessLog() if settings.access_log else None,
         )
     ]
     if settings.allowed_origins:
@@ -146,10 +147,6 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.platform = platform
-    if settings.oidc_enabled:
-        from mainplatform.api import oidc
-
-        oidc.install(app, platform)
     return app
 
 

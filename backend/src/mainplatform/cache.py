@@ -16,30 +16,42 @@ from mainplatform.security.tokens import AccessClaims
 
 PREFIX = "mp:"
 
-# Generic cell rate algorithm over several keys at once: a request is allowed only when every
-# key allows it, and only then are the keys charged. Time comes from the Redis server so that
-# all workers share one clock. Returns 0 when allowed, else the wait in milliseconds.
-GCRA_LUA = """
+# One atomic script per request: the generic cell rate algorithm over the rate-limit keys, and
+# the revocation state of the access token. A request is allowed only when every limit allows
+# it, and only then are the limits charged. Time comes from the Redis server, so every worker
+# shares one clock.
+#   KEYS: the limit keys, then (when ARGV[1] == "1") deny:jti, deny:sid, nbf:user
+#   ARGV: check_token, issued_at, then interval_ms and tolerance_ms per limit key
+#   returns {wait_ms (0 = allowed), revoked (0/1)}
+GUARD_LUA = """
+local check_token = ARGV[1] == '1'
+local nlimits = #KEYS
+if check_token then nlimits = nlimits - 3 end
+local revoked = 0
+if check_token then
+  local jti = redis.call('EXISTS', KEYS[nlimits + 1], KEYS[nlimits + 2])
+  local nbf = tonumber(redis.call('GET', KEYS[nlimits + 3]) or '0')
+  if jti > 0 or tonumber(ARGV[2]) < nbf then revoked = 1 end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local wait = 0
 local tats = {}
-for i, key in ipairs(KEYS) do
-  local interval = tonumber(ARGV[2 * i - 1])
-  local tolerance = tonumber(ARGV[2 * i])
-  local tat = tonumber(redis.call('GET', key) or now)
+for i = 1, nlimits do
+  local interval = tonumber(ARGV[2 * i + 1])
+  local tolerance = tonumber(ARGV[2 * i + 2])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
   local over = tat - now - tolerance
-  if over > 0 then
-    if over > wait then wait = over end
-  end
+  if over > wait then wait = over end
   tats[i] = tat + interval
 end
-if wait > 0 then return wait end
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, tats[i], 'PX', math.max(1, tats[i] - now))
+if wait == 0 and revoked == 0 then
+  for i = 1, nlimits do
+    redis.call('SET', KEYS[i], tats[i], 'PX', math.max(1, tats[i] - now))
+  end
 end
-return 0
+return {wait, revoked}
 """
 
 
@@ -67,7 +79,7 @@ def unavailable() -> ServiceUnavailable:
 class Cache:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
-        self._gcra = client.register_script(GCRA_LUA)
+        self._guard = client.register_script(GUARD_LUA)
 
     async def check(
         self, limits: Sequence[Limit], access: AccessClaims | None = None
@@ -77,26 +89,22 @@ class Cache:
         Returns (seconds to wait or 0, whether the access token is revoked). Raises
         ServiceUnavailable when Redis does not answer: both checks fail closed.
         """
+        keys = [lim.key for lim in limits]
+        args: list[int | str] = ["0", 0]
+        if access is not None:
+            keys += [
+                f"{PREFIX}deny:jti:{access.jti}",
+                f"{PREFIX}deny:sid:{access.sid}",
+                f"{PREFIX}nbf:{access.user_id}",
+            ]
+            args = ["1", access.issued_at]
+        for lim in limits:
+            args.extend(lim.args())
         try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                if limits:
-                    args = [a for lim in limits for a in lim.args()]
-                    await self._gcra(keys=[lim.key for lim in limits], args=args, client=pipe)
-                if access is not None:
-                    pipe.mget(
-                        f"{PREFIX}deny:jti:{access.jti}",
-                        f"{PREFIX}deny:sid:{access.sid}",
-                        f"{PREFIX}nbf:{access.user_id}",
-                    )
-                results = await pipe.execute()
+            wait_ms, revoked = await self._guard(keys=keys, args=args)
         except RedisError:
             raise unavailable() from None
-        wait_ms = int(results[0]) if limits else 0
-        revoked = False
-        if access is not None:
-            jti, sid, nbf = results[-1]
-            revoked = bool(jti or sid) or (nbf is not None and access.issued_at < int(nbf))
-        return math.ceil(wait_ms / 1000) if wait_ms else 0, revoked
+        return (math.ceil(int(wait_ms) / 1000) if int(wait_ms) else 0), bool(int(revoked))
 
     async def deny_token(self, access: AccessClaims, now: int) -> None:
         ttl = access.expires_at - now + 60

@@ -25,10 +25,13 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+APP = "mainplatform.asgi:app"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from mainplatform import logs
+    from mainplatform import logs, server
 
     try:
         settings = _settings()
@@ -38,31 +41,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     logs.configure(settings.log_level)
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        base = os.environ.get("RUNTIME_DIRECTORY") or tempfile.gettempdir()
-        metrics_dir = Path(base) / f"mainplatform-metrics-{os.getpid()}"
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-        metrics_dir.mkdir(parents=True)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    elif os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-        for stale in metrics_dir.glob("*.db"):
-            stale.unlink()
-    uvicorn.run(
-        "mainplatform.asgi:app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        proxy_headers=False,  # the app reads X-Forwarded-For itself, from trusted proxies only
-        server_header=False,
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
-    )
-    return 0
+    if workers == 1:
+        uvicorn.run(APP, host=host, port=port, **server.uvicorn_options())
+        return 0
+    # Several processes: metrics go through files that /metrics merges (see metrics.py).
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    base = os.environ.get("RUNTIME_DIRECTORY") or tempfile.gettempdir()
+    metrics_dir = Path(given or Path(base) / f"mainplatform-metrics-{os.getpid()}")
+    shutil.rmtree(metrics_dir, ignore_errors=True)  # samples of a previous run are stale
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    try:
+        return server.run(APP, host, port, workers)
+    except OSError as exc:
+        return _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    finally:
+        if not given:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -3,10 +3,9 @@ access log and security headers. Pure ASGI (not BaseHTTPMiddleware) keeps it che
 
 from __future__ import annotations
 
-import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -14,9 +13,8 @@ import msgspec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mainplatform.errors import PayloadTooLarge
+from mainplatform.logs import AccessLog
 from mainplatform.metrics import Metrics
-
-access_log = logging.getLogger("mainplatform.access")
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -38,13 +36,13 @@ class Observe:
         metrics: Metrics,
         routes: Callable[[Any], str | None],
         max_body: int,
-        log_requests: bool = True,
+        access_log: AccessLog | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.routes = routes
         self.max_body = max_body
-        self.log_requests = log_requests and access_log.isEnabledFor(logging.INFO)
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,7 +57,7 @@ class Observe:
             elif name == b"content-length":
                 length = value
         if not request_id:
-            request_id = uuid.uuid4().hex.encode()
+            request_id = os.urandom(16).hex().encode()
         scope["mainplatform.request_id"] = request_id
         status = 500
 
@@ -87,7 +85,7 @@ class Observe:
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             route = self.routes(scope.get("endpoint")) or "unmatched"
             self.metrics.observe(method, route, status, elapsed)
-            if self.log_requests:
+            if self.access_log is not None:
                 line = {
                     "event": "request",
                     "request_id": request_id.decode(),
@@ -102,7 +100,7 @@ class Observe:
                 client = scope.get("mainplatform.client_ip")
                 if client is not None:
                     line["client_ip"] = client
-                access_log.info(line)
+                self.access_log.write(line)
 
 
 async def _too_large(send: Send, limit: int) -> None:

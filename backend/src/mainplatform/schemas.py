@@ -85,6 +85,13 @@ class NotePage(Struct, kw_only=True):
     next_cursor: str | None
 
 
+class NotePageRaw(Struct, kw_only=True):
+    """``NotePage`` with its items already rendered as JSON by the database."""
+
+    items: msgspec.Raw
+    next_cursor: str | None
+
+
 class TokenResponse(Struct, kw_only=True):
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - not a secret

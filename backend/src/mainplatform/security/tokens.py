@@ -19,6 +19,7 @@ ALGORITHM = "HS256"
 ACCESS_TYP = "at+jwt"  # RFC 9068
 REFRESH_BYTES = 32  # 256 bits
 MAX_TOKEN_CHARS = 4096
+VERIFIED_CACHE_SIZE = 4096
 
 
 class InvalidToken(Exception):
@@ -38,6 +39,7 @@ class AccessClaims:
     sid: str
     issued_at: int
     expires_at: int
+    not_before: int = 0
 
 
 class AccessTokens:
@@ -67,6 +69,9 @@ class AccessTokens:
         self.ttl = ttl
         self._leeway = leeway
         self._header = {"alg": ALGORITHM, "typ": ACCESS_TYP, "kid": self.kid}
+        # Verified tokens, so a token's signature and claims are checked once per worker, not
+        # once per request. Times are still checked on every use; revocation is Redis's job.
+        self._verified: dict[str, AccessClaims] = {}
 
     def issue(self, user_id: int, sid: str, *, now: int | None = None) -> tuple[str, AccessClaims]:
         issued = int(time.time()) if now is None else now
@@ -76,6 +81,7 @@ class AccessTokens:
             sid=sid,
             issued_at=issued,
             expires_at=issued + self.ttl,
+            not_before=issued,
         )
         payload = {
             "iss": self.issuer,
@@ -90,6 +96,20 @@ class AccessTokens:
         return jwt.encode(self._header, payload, self._key, algorithms=[ALGORITHM]), claims
 
     def verify(self, token: str, *, now: int | None = None) -> AccessClaims:
+        current = int(time.time()) if now is None else now
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token, current)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = claims
+        if claims.expires_at < current - self._leeway:
+            raise InvalidToken("expired")
+        if claims.not_before > current + self._leeway:
+            raise InvalidToken("not yet valid")
+        return claims
+
+    def _verify(self, token: str, now: int) -> AccessClaims:
         if len(token) > MAX_TOKEN_CHARS:
             raise InvalidToken("token too long")
         try:
@@ -117,6 +137,7 @@ class AccessTokens:
                 sid=_short_str(claims["sid"]),
                 issued_at=_int_claim(claims["iat"]),
                 expires_at=_int_claim(claims["exp"]),
+                not_before=_int_claim(claims["nbf"]),
             )
         except InvalidToken:
             raise

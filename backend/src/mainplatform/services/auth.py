@@ -109,7 +109,7 @@ class AuthService:
             raise schemas.field_error("password", reason)
         password_hash = await self.hasher.hash(password)
         try:
-            async with self.db.transaction() as conn:
+            async with self.db.connection() as conn:
                 cur = await conn.execute(
                     f"INSERT INTO users (email, password_hash) VALUES (%s, %s) "
                     f"RETURNING {USER_COLUMNS}",
@@ -132,7 +132,7 @@ class AuthService:
             ),
             Limit(limit_key("login-ip", ip), self.settings.rate_limit_login_ip),
         )
-        async with self.db.transaction() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 "SELECT id, password_hash, disabled FROM users WHERE lower(email) = lower(%s)",
                 (email,),
@@ -147,7 +147,7 @@ class AuthService:
             raise Forbidden("This account is disabled.", code="account_disabled")
         if self.hasher.needs_rehash(row["password_hash"]):
             new_hash = await self.hasher.hash(password)
-            async with self.db.transaction() as conn:
+            async with self.db.connection() as conn:
                 await conn.execute(
                     "UPDATE users SET password_hash = %s WHERE id = %s", (new_hash, row["id"])
                 )
@@ -328,7 +328,7 @@ class AuthService:
         self.metrics.auth("logout_all")
 
     async def change_password(self, access: AccessClaims, current: str, new: str) -> None:
-        async with self.db.transaction() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 "SELECT email, password_hash FROM users WHERE id = %s", (access.user_id,)
             )
@@ -356,7 +356,7 @@ class AuthService:
         self.metrics.auth("password_changed")
 
     async def verify_password(self, user_id: int, password: str) -> bool:
-        async with self.db.transaction() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute("SELECT password_hash FROM users WHERE id = %s", (user_id,))
             row = await cur.fetchone()
         return await self.hasher.verify(row["password_hash"] if row else None, password)

@@ -6,6 +6,7 @@ import base64
 import binascii
 from typing import Any
 
+import msgspec
 from msgspec import UNSET
 
 from mainplatform import schemas
@@ -13,6 +14,28 @@ from mainplatform.db import Database
 from mainplatform.errors import BadRequest, NotFound
 
 COLUMNS = "id, title, body, created_at, updated_at"
+_UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+LIST_SQL = f"""
+WITH page AS (
+    SELECT id, title, body, created_at, updated_at,
+           row_number() OVER (ORDER BY id DESC) AS rn
+    FROM notes
+    WHERE owner_id = %(owner)s AND (%(before)s::bigint IS NULL OR id < %(before)s::bigint)
+    ORDER BY id DESC
+    LIMIT %(limit)s + 1
+)
+SELECT coalesce(
+           json_agg(json_build_object(
+               'id', id, 'title', title, 'body', body,
+               'created_at', to_char(created_at AT TIME ZONE 'UTC', {_UTC}),
+               'updated_at', to_char(updated_at AT TIME ZONE 'UTC', {_UTC})
+           ) ORDER BY id DESC) FILTER (WHERE rn <= %(limit)s),
+           '[]'
+       )::text AS items,
+       coalesce(max(rn) > %(limit)s, false) AS more,
+       min(id) FILTER (WHERE rn <= %(limit)s) AS last_id
+FROM page
+"""
 MAX_PAGE = 100
 
 
@@ -48,22 +71,22 @@ class NotesService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def list(self, owner: int, limit: int, cursor: str | None) -> schemas.NotePage:
+    async def list(self, owner: int, limit: int, cursor: str | None) -> schemas.NotePageRaw:
+        """One page, newest first. PostgreSQL renders the items as JSON (the hot path: no
+        per-row Python objects); ``tests`` check the output against ``schemas.NotePage``."""
         before = decode_cursor(cursor) if cursor else None
-        async with self.db.transaction() as conn:
-            cur = await conn.execute(
-                f"SELECT {COLUMNS} FROM notes WHERE owner_id = %s"
-                " AND (%s::bigint IS NULL OR id < %s::bigint)"
-                " ORDER BY id DESC LIMIT %s",
-                (owner, before, before, limit + 1),
-            )
-            rows = await cur.fetchall()
-        items = [note_out(r) for r in rows[:limit]]
-        next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
-        return schemas.NotePage(items=items, next_cursor=next_cursor)
+        async with self.db.connection() as conn:
+            cur = await conn.execute(LIST_SQL, {"owner": owner, "before": before, "limit": limit})
+            row = await cur.fetchone()
+        assert row is not None
+        more = bool(row["more"])
+        return schemas.NotePageRaw(
+            items=msgspec.Raw(row["items"].encode()),
+            next_cursor=encode_cursor(row["last_id"]) if more else None,
+        )
 
     async def create(self, owner: int, data: schemas.NoteCreate) -> schemas.Note:
-        async with self.db.transaction() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 f"INSERT INTO notes (owner_id, title, body) VALUES (%s, %s, %s)"
                 f" RETURNING {COLUMNS}",
@@ -74,7 +97,7 @@ class NotesService:
         return note_out(row)
 
     async def get(self, owner: int, note_id: int) -> schemas.Note:
-        async with self.db.transaction() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {COLUMNS} FROM notes WHERE id = %s AND owner_id = %s",
                 (note_id, owner),
@@ -87,7 +110,7 @@ class NotesService:
     async def update(self, owner: int, note_id: int, data: schemas.NoteUpdate) -> schemas.Note:
         title = None if data.title is UNSET else data.title
         body = None if data.body is UNSET else data.body
-        async with self.db.transaction() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 "UPDATE notes SET title = coalesce(%s, title), body = coalesce(%s, body),"
                 f" updated_at = now() WHERE id = %s AND owner_id = %s RETURNING {COLUMNS}",
@@ -99,7 +122,7 @@ class NotesService:
         return note_out(row)
 
     async def delete(self, owner: int, note_id: int) -> None:
-        async with self.db.transaction() as conn:
+        async with self.db.connection() as conn:
             cur = await conn.execute(
                 "DELETE FROM notes WHERE id = %s AND owner_id = %s", (note_id, owner)
             )

@@ -21,7 +21,7 @@ class UsersService:
         self.auth = auth
 
     async def get(self, user_id: int) -> schemas.User:
-        async with self.db.transaction() as conn:
+        async with self.db.connection() as conn:
             row = await (await conn.execute(SELECT_USER, (user_id,))).fetchone()
         if row is None:
             raise NotFound("No such user.")
@@ -41,7 +41,7 @@ class UsersService:
                 raise schemas.field_error("current_password", "The current password is wrong.")
         name = None if data.display_name is UNSET else data.display_name.strip()
         try:
-            async with self.db.transaction() as conn:
+            async with self.db.connection() as conn:
                 row = await (
                     await conn.execute(
                         "UPDATE users SET email = coalesce(%s, email),"
@@ -60,7 +60,7 @@ class UsersService:
 
     async def require_admin(self, user_id: int) -> None:
         """Roles are read from the database on every admin call, so a demotion is immediate."""
-        async with self.db.transaction() as conn:
+        async with self.db.connection() as conn:
             row = await (
                 await conn.execute("SELECT role, disabled FROM users WHERE id = %s", (user_id,))
             ).fetchone()
@@ -69,7 +69,7 @@ class UsersService:
 
     async def list(self, limit: int, cursor: str | None) -> schemas.UserPage:
         after = decode_cursor(cursor) if cursor else None
-        async with self.db.transaction() as conn:
+        async with self.db.connection() as conn:
             rows = await (
                 await conn.execute(
                     f"SELECT {USER_COLUMNS} FROM users"

@@ -1,0 +1,146 @@
+"""The flake's outputs evaluate, against a stand-in for nixpkgs
+(tests/nix/mock-nixpkgs.nix), and pass what the design asks for to the
+nixpkgs builders. Only Nix with nixpkgs can build them; this catches the
+mistakes in our own Nix before anyone gets that far."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from nixtest_helpers import ROOT, nix_eval
+
+SUMMARY = f"""
+let
+  flake = import {ROOT}/flake.nix;
+  nixpkgs = import {ROOT}/tests/nix/mock-nixpkgs.nix;
+  self = outputs // {{ lastModifiedDate = "20261129123456"; outPath = "{ROOT}"; }};
+  outputs = flake.outputs {{ inherit self nixpkgs; }};
+  summarise = sys: let
+    p = outputs.packages.${{sys}};
+    names = image: image.args // {{ contents = map (c: c.name) image.args.contents; }};
+  in {{
+    packages = builtins.attrNames p;
+    default = p.default.name;
+    backend = {{
+      inherit (p.backend.args) pname pyproject pythonImportsCheck doCheck;
+      buildSystem = map (d: d.name) p.backend.args.build-system;
+      dependencies = map (d: d.name) p.backend.args.dependencies;
+      mainProgram = p.backend.args.meta.mainProgram;
+    }};
+    backendImage = names p.backend-image;
+    frontendImage = names p.frontend-image;
+    images = builtins.mapAttrs (n: v: v.name) p.images.entries;
+    checks = builtins.attrNames outputs.checks.${{sys}};
+    checkScripts = builtins.mapAttrs (n: v: v.script or "") outputs.checks.${{sys}};
+    shell = map (x: x.name) outputs.devShells.${{sys}}.default.args.packages;
+    formatter = outputs.formatter.${{sys}}.name;
+  }};
+in {{
+  x86_64-linux = summarise "x86_64-linux";
+  aarch64-linux = summarise "aarch64-linux";
+  systems = builtins.attrNames outputs.packages;
+  libFunctions = builtins.length (builtins.attrNames outputs.lib);
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def outputs() -> Any:
+    return nix_eval(SUMMARY)
+
+
+def test_both_systems(outputs: Any) -> None:
+    assert outputs["systems"] == ["aarch64-linux", "x86_64-linux"]
+    assert outputs["libFunctions"] > 10
+
+
+@pytest.mark.parametrize("system", ["x86_64-linux", "aarch64-linux"])
+def test_packages(outputs: Any, system: str) -> None:
+    out = outputs[system]
+    assert out["packages"] == sorted(
+        ["backend", "frontend", "backend-image", "frontend-image", "images", "default"]
+    )
+    assert out["default"] == "mainplatform-0.1.0"
+    assert out["images"] == {
+        "backend.tar.gz": "mainplatform-backend.tar.gz",
+        "frontend.tar.gz": "mainplatform-frontend.tar.gz",
+    }
+    assert out["formatter"] == "nixfmt-tree"
+
+
+def test_backend_package(outputs: Any) -> None:
+    backend = outputs["x86_64-linux"]["backend"]
+    assert backend["pname"] == "mainplatform"
+    assert backend["pyproject"] is True
+    assert backend["buildSystem"] == ["hatchling"]
+    assert backend["pythonImportsCheck"] == ["mainplatform"]
+    assert backend["mainProgram"] == "mainplatform"
+    for dep in (
+        "starlette",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "psycopg",
+        "psycopg-pool",
+        "redis",
+        "hiredis",
+        "authlib",
+        "joserfc",
+        "argon2-cffi",
+        "prometheus-client",
+        "itsdangerous",
+    ):
+        assert dep in backend["dependencies"], dep
+
+
+def test_backend_dependencies_match_pyproject(outputs: Any) -> None:
+    import re
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "backend" / "pyproject.toml").read_text())
+    wanted = {
+        re.split(r"[\s\[<>=!;~]", req, maxsplit=1)[0].lower()
+        for req in pyproject["project"]["dependencies"]
+    }
+    have = set(outputs["x86_64-linux"]["backend"]["dependencies"])
+    assert wanted <= have, f"missing from nix/packages/python-deps.nix: {wanted - have}"
+
+
+def test_images(outputs: Any) -> None:
+    backend = outputs["x86_64-linux"]["backendImage"]
+    assert backend["created"] == "2026-11-29T12:34:56Z"
+    config = backend["config"]
+    assert config["Entrypoint"][0].endswith("-mainplatform-0.1.0/bin/mainplatform")
+    assert config["Cmd"] == ["serve"]
+    assert config["User"] == "10001:10001"
+    assert "8000/tcp" in config["ExposedPorts"]
+    assert "HOST=0.0.0.0" in config["Env"] and "PORT=8000" in config["Env"]
+    assert "fake-nss" in backend["contents"]
+
+    frontend = outputs["x86_64-linux"]["frontendImage"]
+    config = frontend["config"]
+    assert config["Entrypoint"][0].endswith("-nginx/bin/nginx")
+    assert config["User"] == "10001:10001"
+    assert "8080/tcp" in config["ExposedPorts"]
+    assert frontend["created"] == backend["created"]
+
+
+def test_checks_and_shell(outputs: Any) -> None:
+    out = outputs["x86_64-linux"]
+    assert {"backend-tests", "formatting", "platform-config"} <= set(out["checks"])
+    assert "pytest" in out["checkScripts"]["backend-tests"]
+    assert "nixfmt --check" in out["checkScripts"]["formatting"]
+    assert "promtool check config" in out["checkScripts"]["platform-config"]
+    for tool in (
+        "python3-env",
+        "postgresql_16",
+        "redis",
+        "traefik",
+        "prometheus",
+        "nginx",
+        "nixfmt",
+        "wrk",
+        "ruff",
+    ):
+        assert tool in out["shell"], tool
