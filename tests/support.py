@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 import psycopg
 import redis
 from starlette.testclient import TestClient
@@ -22,7 +22,7 @@ from mainplatform.devservices import Postgres, Redis, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_PASSWORD = "correct horse battery staple 42"
-TABLES = "users, refresh_families, refresh_tokens, notes"
+TABLES = "users, refresh_families, refresh_tokens, notes, user_identities"
 
 
 @dataclass

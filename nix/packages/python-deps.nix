@@ -16,7 +16,7 @@ ps: {
     ps.prometheus-client
     ps.msgspec
     ps.itsdangerous
-    ps.httpx
+    ps.httpx2
   ]
   # psycopg[pool]: nixpkgs builds psycopg-pool from the psycopg source and
   # exposes it as this extra.

@@ -39,7 +39,10 @@ def test_migrate_is_idempotent_and_safe_concurrently(services: Services) -> None
     assert again.returncode == 0 and "up to date" in again.stdout
     with psycopg.connect(url) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
-    assert versions == ["0001_init"]
+    from mainplatform.db import migrations
+
+    assert versions == [name for name, _ in migrations()]
+    assert versions[0] == "0001_init"
 
 
 def test_create_admin_reads_password_from_stdin(services: Services) -> None:

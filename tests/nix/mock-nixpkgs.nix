@@ -67,7 +67,7 @@ let
     "prometheus-client"
     "msgspec"
     "itsdangerous"
-    "httpx"
+    "httpx2"
     "hatchling"
     "pytest"
     "hypothesis"

@@ -14,11 +14,12 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
 from mainplatform import __version__
-from mainplatform.api import openapi
+from mainplatform.api import oidc, openapi
 from mainplatform.api.common import Platform, json
 from mainplatform.cache import Cache
 from mainplatform.config import Settings
@@ -31,6 +32,7 @@ from mainplatform.security.passwords import PasswordHasher
 from mainplatform.security.tokens import AccessTokens
 from mainplatform.services.auth import AuthService
 from mainplatform.services.notes import NotesService
+from mainplatform.services.oidc import OIDCAccounts
 from mainplatform.services.users import UsersService
 
 log = logging.getLogger("mainplatform")
@@ -59,7 +61,7 @@ def build_platform(settings: Settings, metrics: Metrics) -> Platform:
     )
     hasher = PasswordHasher(settings.hash_concurrency)
     auth = AuthService(settings, db, cache, hasher, tokens, metrics)
-    return Platform(
+    platform = Platform(
         settings=settings,
         db=db,
         cache=cache,
@@ -69,6 +71,11 @@ def build_platform(settings: Settings, metrics: Metrics) -> Platform:
         users=UsersService(db, auth),
         notes=NotesService(db),
     )
+    if settings.oidc_enabled:
+        assert settings.oidc_issuer is not None
+        platform.oauth = oidc.make_client(settings)
+        platform.oidc = OIDCAccounts(db, settings.oidc_issuer)
+    return platform
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -124,6 +131,19 @@ def create_app(settings: Settings) -> Starlette:
             access_log=AccessLog() if settings.access_log else None,
         )
     ]
+    if settings.oidc_enabled:
+        # Holds the OIDC state, nonce and PKCE verifier between login and callback only.
+        middleware.append(
+            Middleware(
+                SessionMiddleware,
+                secret_key=settings.session_key(),
+                session_cookie="mp_oidc",
+                path="/api/auth/oidc",
+                max_age=600,
+                same_site="lax",  # the provider's redirect back is a cross-site navigation
+                https_only=settings.cookie_secure,
+            )
+        )
     if settings.allowed_origins:
         middleware.append(
             Middleware(

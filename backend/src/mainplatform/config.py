@@ -7,6 +7,7 @@ Every secret can be given three ways, first match wins:
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -77,7 +78,9 @@ class Settings:
     db_pool_min: int = 2
     db_pool_max: int = 10
     hash_concurrency: int = 1
+    public_url: str | None = None
     oidc_issuer: str | None = None
+    oidc_name: str = "single sign-on"
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = field(default=None, metadata={"secret": True})
     session_secret: str | None = field(default=None, metadata={"secret": True})
@@ -105,6 +108,12 @@ class Settings:
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)
+
+    def session_key(self) -> str:
+        """Key of the short-lived OIDC state cookie: SESSION_SECRET or derived from JWT_SECRET."""
+        if self.session_secret:
+            return self.session_secret
+        return hashlib.sha256(b"mainplatform-session:" + self.jwt_secret.encode()).hexdigest()
 
 
 def _mask_url(url: str) -> str:
@@ -225,6 +234,10 @@ def _load(env: Mapping[str, str]) -> Settings:
     if bool(oidc_issuer) != bool(oidc_client_id):
         raise ConfigError("OIDC_ISSUER and OIDC_CLIENT_ID must be set together")
 
+    public_url = env.get("PUBLIC_URL") or None
+    if public_url and not re.fullmatch(r"https?://[^/\s]+/?", public_url):
+        raise ConfigError(f"PUBLIC_URL: {public_url!r} is not a URL like https://example.org")
+
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -256,7 +269,9 @@ def _load(env: Mapping[str, str]) -> Settings:
         db_pool_min=pool_min,
         db_pool_max=pool_max,
         hash_concurrency=_int(env, "HASH_CONCURRENCY", defaults.hash_concurrency, minimum=1),
+        public_url=public_url,
         oidc_issuer=oidc_issuer,
+        oidc_name=env.get("OIDC_NAME") or defaults.oidc_name,
         oidc_client_id=oidc_client_id,
         oidc_client_secret=oidc_secret,
         session_secret=read_secret(env, "SESSION_SECRET"),

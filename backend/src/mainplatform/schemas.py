@@ -114,6 +114,15 @@ class ErrorBody(Struct):
     error: ErrorDetail
 
 
+class Provider(Struct, kw_only=True):
+    enabled: bool
+    name: str
+
+
+class Providers(Struct, kw_only=True):
+    oidc: Provider
+
+
 class ApiInfo(Struct, kw_only=True):
     name: str
     version: str

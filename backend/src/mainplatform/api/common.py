@@ -27,6 +27,7 @@ from mainplatform.security.client import client_ip
 from mainplatform.security.tokens import AccessClaims, AccessTokens
 from mainplatform.services.auth import AuthService
 from mainplatform.services.notes import NotesService
+from mainplatform.services.oidc import OIDCAccounts
 from mainplatform.services.users import UsersService
 
 T = TypeVar("T", bound=msgspec.Struct)
@@ -49,7 +50,8 @@ class Platform:
     users: UsersService
     notes: NotesService
     started: float = field(default_factory=time.time)
-    oauth: Any = None
+    oauth: Any = None  # authlib's OAuth registry when OIDC is configured
+    oidc: OIDCAccounts | None = None
 
 
 def platform(request: Request) -> Platform:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mainplatform import __version__, schemas
-from mainplatform.api import admin, auth, notes, system, users
+from mainplatform.api import admin, auth, notes, oidc, system, users
 from mainplatform.api.common import Endpoint, json
 
 
@@ -89,6 +89,30 @@ OPERATIONS: tuple[Op, ...] = (
         204,
         S.RefreshRequest,
         request_optional=True,
+    ),
+    Op(
+        "GET",
+        "/api/auth/providers",
+        oidc.providers,
+        "Sign-in methods offered",
+        "auth",
+        response=S.Providers,
+    ),
+    Op(
+        "GET",
+        "/api/auth/oidc/login",
+        oidc.login,
+        "Start sign-in with the identity provider (redirect)",
+        "auth",
+        302,
+    ),
+    Op(
+        "GET",
+        "/api/auth/oidc/callback",
+        oidc.callback,
+        "Finish provider sign-in; sets the refresh cookie (redirect)",
+        "auth",
+        303,
     ),
     Op(
         "POST",

@@ -1,0 +1,111 @@
+"""``/api/auth/oidc``: sign in with an OpenID Connect provider (authlib's Starlette client).
+
+``login`` redirects to the provider (authorization code flow with PKCE, state and nonce kept
+in a short-lived signed cookie); ``callback`` checks the ID token (authlib, with joserfc),
+finds or creates the local account, starts a session exactly like a password login (the
+refresh cookie) and sends the browser back to the app, which then refreshes as on any load.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+import httpx2
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.starlette_client import OAuth
+from joserfc.errors import JoseError
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from mainplatform.api.auth import set_refresh_cookie
+from mainplatform.api.common import ip, json, platform
+from mainplatform.config import Settings
+from mainplatform.errors import APIError, NotFound
+
+log = logging.getLogger("mainplatform.oidc")
+
+CALLBACK_PATH = "/api/auth/oidc/callback"
+# What a misbehaving or unreachable provider (or a forged callback) can raise in authlib.
+PROVIDER_ERRORS = (
+    OAuthError,
+    httpx2.HTTPError,
+    JoseError,
+    OSError,
+    ValueError,
+    KeyError,
+    TypeError,
+)
+SESSION_COOKIE = "mp_oidc"
+
+
+def make_client(settings: Settings) -> OAuth:
+    oauth = OAuth()
+    assert settings.oidc_issuer is not None
+    oauth.register(
+        name="provider",
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        server_metadata_url=settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
+        client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256"},
+    )
+    return oauth
+
+
+def _redirect_uri(request: Request) -> str:
+    base = platform(request).settings.public_url
+    return (base.rstrip("/") if base else str(request.base_url).rstrip("/")) + CALLBACK_PATH
+
+
+async def providers(request: Request) -> Response:
+    settings = platform(request).settings
+    return json({"oidc": {"enabled": settings.oidc_enabled, "name": settings.oidc_name}})
+
+
+async def login(request: Request) -> Response:
+    p = platform(request)
+    if p.oauth is None:
+        raise NotFound(
+            "Sign-in with an identity provider is not configured.", code="oidc_not_configured"
+        )
+    await p.auth.limit(p.auth.ip_budget(ip(request)))
+    try:
+        response: Response = await p.oauth.provider.authorize_redirect(
+            request, _redirect_uri(request)
+        )
+    except PROVIDER_ERRORS as exc:
+        log.warning("identity provider unreachable: %s", type(exc).__name__)
+        return _back(request, "oidc_unavailable")
+    return response
+
+
+async def callback(request: Request) -> Response:
+    p = platform(request)
+    if p.oauth is None or p.oidc is None:
+        raise NotFound(
+            "Sign-in with an identity provider is not configured.", code="oidc_not_configured"
+        )
+    await p.auth.limit(p.auth.ip_budget(ip(request)))
+    try:
+        token = await p.oauth.provider.authorize_access_token(request)
+    except PROVIDER_ERRORS as exc:
+        log.warning("identity provider sign-in failed: %s", type(exc).__name__)
+        p.metrics.auth("login_failure")
+        return _back(request, "oidc_failed")
+    claims = dict(token.get("userinfo") or {})
+    try:
+        user_id = await p.oidc.resolve(claims)
+    except APIError as exc:
+        p.metrics.auth("login_failure")
+        return _back(request, exc.code)
+    session = await p.auth.start_session(user_id)
+    p.metrics.auth("login_success")
+    request.scope["mainplatform.user_id"] = user_id
+    response = RedirectResponse("/", status_code=303)
+    set_refresh_cookie(request, response, session)
+    return response
+
+
+def _back(request: Request, code: str) -> Response:
+    """Back to the app's sign-in view with a machine-readable reason it can explain."""
+    return RedirectResponse("/signin?" + urlencode({"error": code}), status_code=303)

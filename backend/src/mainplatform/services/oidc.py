@@ -1,0 +1,62 @@
+"""Sign-in through an OpenID Connect provider: find, link or create the local account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mainplatform.db import Database
+from mainplatform.errors import Forbidden
+from mainplatform.services.accounts import email_problem, normalize_email
+
+
+class OIDCAccounts:
+    def __init__(self, db: Database, issuer: str) -> None:
+        self.db = db
+        self.issuer = issuer
+
+    async def resolve(self, claims: dict[str, Any]) -> int:
+        """The local user for verified ID-token claims.
+
+        A known (issuer, subject) signs in as its user. Otherwise a *verified* e-mail address
+        links to the account that has it, or creates a new account without a password.
+        """
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise Forbidden("The identity provider sent no subject.", code="oidc_failed")
+        async with self.db.transaction() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT u.id, u.disabled FROM user_identities i"
+                    " JOIN users u ON u.id = i.user_id WHERE i.issuer = %s AND i.subject = %s",
+                    (self.issuer, subject),
+                )
+            ).fetchone()
+            if row is None:
+                email = claims.get("email")
+                if not isinstance(email, str) or claims.get("email_verified") is not True:
+                    raise Forbidden(
+                        "The identity provider did not confirm an e-mail address.",
+                        code="oidc_email_not_verified",
+                    )
+                email = normalize_email(email)
+                if email_problem(email):
+                    raise Forbidden(
+                        "The identity provider sent an invalid e-mail address.", code="oidc_failed"
+                    )
+                row = await (
+                    await conn.execute(
+                        "INSERT INTO users (email, display_name) VALUES (%s, %s)"
+                        " ON CONFLICT (lower(email)) DO UPDATE SET updated_at = users.updated_at"
+                        " RETURNING id, disabled",
+                        (email, str(claims.get("name") or "")[:100]),
+                    )
+                ).fetchone()
+                assert row is not None
+                await conn.execute(
+                    "INSERT INTO user_identities (issuer, subject, user_id) VALUES (%s, %s, %s)",
+                    (self.issuer, subject, row["id"]),
+                )
+        if row["disabled"]:
+            raise Forbidden("This account is disabled.", code="account_disabled")
+        user_id: int = row["id"]
+        return user_id
