@@ -64,7 +64,7 @@ rec {
             location /api {
               proxy_pass ${apiUpstream};
               proxy_http_version 1.1;
-              proxy_set_header Host $host;
+              proxy_set_header Host $http_host; # with the port: the backend compares Origin with it
               proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
               proxy_set_header X-Forwarded-Proto $scheme;
               proxy_set_header X-Request-Id $http_x_request_id;

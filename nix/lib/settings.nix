@@ -45,6 +45,9 @@ let
         nodeExporter = 9100;
         postgresExporter = 9187;
         redisExporter = 9121;
+        # Loopback TCP ports of the databases (the host also offers Unix sockets).
+        postgres = 5432;
+        redis = 6379;
       };
 
       paths = {

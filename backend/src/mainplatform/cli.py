@@ -143,14 +143,31 @@ def _dev_secrets(state: Path) -> dict[str, str]:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    """The backend on loopback with its own PostgreSQL and Redis kept in a state directory."""
+    """The platform on loopback: the whole stack, or with --backend-only just the API."""
+    from mainplatform.devservices import ServiceError
+
+    if not args.backend_only:
+        from mainplatform import devstack
+
+        try:
+            root = devstack.project_root()
+        except ServiceError as exc:
+            return _fail(str(exc))
+        state = Path(args.state or root / ".state" / "stack").resolve()
+        ports = {"auto": 1} if args.ports == "auto" else {}
+        stack = devstack.Stack(root, state, ports=ports, workers=args.workers)
+        return devstack.run_forever(stack)
+    return _backend_only(args, Path(args.state or ".state/dev").resolve())
+
+
+def _backend_only(args: argparse.Namespace, state: Path) -> int:
     from mainplatform.db import migrate
     from mainplatform.devservices import Postgres, Redis, ServiceError
 
-    state = Path(args.state).resolve()
     state.mkdir(parents=True, exist_ok=True)
-    postgres = Postgres(state / "postgres", port=args.pg_port)
-    redis = Redis(state / "redis", port=args.redis_port, persist=True)
+    state.chmod(0o711)
+    postgres = Postgres(state / "postgres")
+    redis = Redis(state / "redis", persist=True)
     try:
         print(f"starting PostgreSQL in {postgres.directory} ...", flush=True)
         postgres.start()
@@ -206,12 +223,24 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-config", help="validate the environment; print it, secrets masked")
     c.set_defaults(func=cmd_check_config)
 
-    d = sub.add_parser("dev", help="run the API locally with throwaway PostgreSQL and Redis")
-    d.add_argument("--state", default=".state/dev", help="state directory (default: .state/dev)")
-    d.add_argument("--port", type=int, default=8000)
-    d.add_argument("--workers", type=int, default=1)
-    d.add_argument("--pg-port", type=int, default=0, help="PostgreSQL port (default: a free one)")
-    d.add_argument("--redis-port", type=int, default=0, help="Redis port (default: a free one)")
+    d = sub.add_parser(
+        "dev",
+        help="run the whole platform on loopback (Traefik, nginx, API, databases, Prometheus)",
+    )
+    d.add_argument("--state", default=None, help="state directory (default: .state/stack)")
+    d.add_argument("--workers", type=int, default=2, help="backend workers (default: 2)")
+    d.add_argument(
+        "--ports",
+        choices=["default", "auto"],
+        default="default",
+        help="'auto' picks free ports instead of the defaults from nix/lib",
+    )
+    d.add_argument(
+        "--backend-only",
+        action="store_true",
+        help="only PostgreSQL, Redis and the API (state: .state/dev)",
+    )
+    d.add_argument("--port", type=int, default=8000, help="API port with --backend-only")
     d.set_defaults(func=cmd_dev)
     return p
 
