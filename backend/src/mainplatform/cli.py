@@ -41,22 +41,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     logs.configure(settings.log_level)
-    if workers == 1:
-        uvicorn.run(APP, host=host, port=port, **server.uvicorn_options())
-        return 0
-    # Several processes: metrics go through files that /metrics merges (see metrics.py).
+    # Several processes share metrics through files that /metrics merges (metrics.py). Given
+    # a directory, use it (with any worker count); else make a private one for N > 1.
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    base = os.environ.get("RUNTIME_DIRECTORY") or tempfile.gettempdir()
-    metrics_dir = Path(given or Path(base) / f"mainplatform-metrics-{os.getpid()}")
-    shutil.rmtree(metrics_dir, ignore_errors=True)  # samples of a previous run are stale
-    metrics_dir.mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    metrics_dir: Path | None = None
+    if given or workers > 1:
+        base = os.environ.get("RUNTIME_DIRECTORY") or tempfile.gettempdir()
+        metrics_dir = Path(given or Path(base) / f"mainplatform-metrics-{os.getpid()}")
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # samples of a previous run are stale
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     try:
+        if workers == 1:
+            uvicorn.run(APP, host=host, port=port, **server.uvicorn_options())
+            return 0
         return server.run(APP, host, port, workers)
     except OSError as exc:
         return _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
     finally:
-        if not given:
+        if metrics_dir is not None and not given:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
