@@ -76,6 +76,30 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from mainplatform.backup import BackupError, backup
+
+    url = read_secret(os.environ, "DATABASE_URL")
+    if not url:
+        return _fail(
+            "DATABASE_URL is not set (give DATABASE_URL, DATABASE_URL_FILE or a credential)"
+        )
+    redis_url = None if args.no_redis else read_secret(os.environ, "REDIS_URL")
+    try:
+        results = backup(
+            url,
+            redis_url,
+            Path(args.dir),
+            keep_days=args.keep_days,
+            textfile_dir=Path(args.textfile_dir) if args.textfile_dir else None,
+        )
+    except BackupError as exc:
+        return _fail(str(exc))
+    for r in results:
+        print(f"{r.kind}: {r.path} ({r.size} bytes)")
+    return 0
+
+
 def _read_password(path: str | None) -> str:
     if path:
         return Path(path).read_text(encoding="utf-8").rstrip("\n")
@@ -222,6 +246,13 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("email")
     a.add_argument("--password-file", help="read the password from this file instead of stdin")
     a.set_defaults(func=cmd_create_admin)
+
+    b = sub.add_parser("backup", help="dump PostgreSQL and Redis, prune old backups")
+    b.add_argument("--dir", required=True, help="where backups go (created 0700)")
+    b.add_argument("--keep-days", type=float, default=7, help="retention in days (default 7)")
+    b.add_argument("--textfile-dir", help="write node_exporter's textfile metric here")
+    b.add_argument("--no-redis", action="store_true", help="skip the Redis snapshot")
+    b.set_defaults(func=cmd_backup)
 
     c = sub.add_parser("check-config", help="validate the environment; print it, secrets masked")
     c.set_defaults(func=cmd_check_config)
