@@ -65,6 +65,15 @@ def test_new_user_signs_in(client: TestClient, idp: FakeIdP) -> None:
     me = client.get("/api/users/me", headers={"Authorization": f"Bearer {access_token(client)}"})
     assert me.json()["email"] == "Oidc@Example.org"
     assert me.json()["display_name"] == "Olga"
+    assert me.json()["has_password"] is False
+    token = access_token(client)
+    r = client.post(
+        "/api/users/me/password",
+        json={"current_password": "anything at all", "new_password": "a new passphrase 2026"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 422
+    assert "no password" in r.json()["error"]["fields"][0]["message"]
     # the same subject signs in as the same user, even if the address changed at the provider
     idp.user = {"sub": "idp-1", "email": "renamed@example.org", "email_verified": True}
     client.cookies.clear()
@@ -99,7 +108,7 @@ def test_tampered_state_is_refused(client: TestClient, idp: FakeIdP) -> None:
     idp.user = {"sub": "idp-3", "email": "s@example.org", "email_verified": True}
     r = sign_in(client, tamper_state=True)
     assert r.status_code == 303
-    assert r.headers["location"] == "/signin?error=oidc_failed"
+    assert r.headers["location"] == "/sign-in?error=oidc_failed"
     assert "mp_refresh" not in r.cookies
 
 
@@ -112,10 +121,10 @@ def test_disabled_account_is_refused(client: TestClient, idp: FakeIdP, services:
         conn.execute("UPDATE users SET disabled = true WHERE email = 'd@example.org'")
     client.cookies.clear()
     r = sign_in(client)
-    assert r.headers["location"] == "/signin?error=account_disabled"
+    assert r.headers["location"] == "/sign-in?error=account_disabled"
 
 
 def test_callback_without_login_is_refused(client: TestClient) -> None:
     r = client.get("/api/auth/oidc/callback?code=x&state=y", follow_redirects=False)
     assert r.status_code == 303
-    assert r.headers["location"] == "/signin?error=oidc_failed"
+    assert r.headers["location"] == "/sign-in?error=oidc_failed"

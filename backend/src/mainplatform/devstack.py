@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -73,31 +74,44 @@ def project_root(start: Path | None = None) -> Path:
     raise ServiceError("run this inside the project checkout (no nix/lib and frontend/ found)")
 
 
-def render(root: Path, overrides: dict[str, Any], nginx_args: dict[str, str]) -> dict[str, Any]:
-    """Evaluate nix/lib for these settings: the same functions the NixOS module calls."""
+def evaluate(root: Path, body: str, args: Any) -> Any:
+    """Evaluate ``body`` (Nix, with ``lib`` = nix/lib and ``args`` = the given JSON) strictly."""
     nix = find("nix-instantiate")
     if nix is None:
         raise ServiceError("nix-instantiate is needed to render the wiring (apt install nix-bin)")
-    args = json.dumps({"settings": overrides, "nginx": nginx_args})
-    expr = (
-        "let lib = import "
-        + str(root / "nix" / "lib")
-        + "; a = builtins.fromJSON "
-        + json.dumps(args).replace("${", "\\${")
-        + "; in (lib.render a.settings)"
-        + " // { nginxConf = lib.frontendNginxConf a.settings a.nginx; }"
-    )
-    proc = subprocess.run(  # noqa: S603 - our own expression, no shell
-        [nix, "--eval", "--strict", "--json", "-E", expr],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as f:
+        json.dump(args, f)
+        f.flush()
+        expr = (
+            f"let lib = import {root / 'nix' / 'lib'};"
+            f" args = builtins.fromJSON (builtins.readFile {f.name}); in {body}"
+        )
+        proc = subprocess.run(  # noqa: S603 - our own expression, no shell
+            [nix, "--eval", "--strict", "--json", "-E", expr],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     if proc.returncode != 0:
         raise ServiceError("nix/lib did not evaluate: " + proc.stderr.strip()[-800:])
-    rendered: dict[str, Any] = json.loads(proc.stdout)
+    return json.loads(proc.stdout)
+
+
+def render(root: Path, overrides: dict[str, Any], nginx_args: dict[str, str]) -> dict[str, Any]:
+    """Everything for these settings: the same functions the NixOS module calls."""
+    body = (
+        "(lib.render args.settings)"
+        " // { nginxConf = lib.frontendNginxConf args.settings args.nginx; }"
+    )
+    rendered: dict[str, Any] = evaluate(root, body, {"settings": overrides, "nginx": nginx_args})
     return rendered
+
+
+def nginx_conf(root: Path, args: dict[str, str]) -> str:
+    """A complete nginx.conf from nix/lib's ``nginxMainConf`` (the one the image uses)."""
+    text: str = evaluate(root, "lib.nginxMainConf args", args)
+    return text
 
 
 def answers(url: str) -> Callable[[], bool]:

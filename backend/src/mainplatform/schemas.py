@@ -65,6 +65,7 @@ class User(Struct, kw_only=True):
     role: Role
     disabled: bool
     created_at: datetime
+    has_password: bool = True  # false for accounts made through the identity provider
 
 
 class UserPage(Struct, kw_only=True):

@@ -108,4 +108,4 @@ async def callback(request: Request) -> Response:
 
 def _back(request: Request, code: str) -> Response:
     """Back to the app's sign-in view with a machine-readable reason it can explain."""
-    return RedirectResponse("/signin?" + urlencode({"error": code}), status_code=303)
+    return RedirectResponse("/sign-in?" + urlencode({"error": code}), status_code=303)

@@ -10,7 +10,10 @@ from mainplatform import schemas
 
 _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f.]+(\.[^@\s\x00-\x1f\x7f.]+)+")
 
-USER_COLUMNS = "id, email, display_name, role, disabled, created_at"
+USER_COLUMNS = (
+    "id, email, display_name, role, disabled, created_at,"
+    " (password_hash IS NOT NULL) AS has_password"
+)
 
 
 def normalize_email(email: str) -> str:
@@ -34,4 +37,5 @@ def user_out(row: dict[str, Any]) -> schemas.User:
         role=row["role"],
         disabled=row["disabled"],
         created_at=row["created_at"],
+        has_password=row["has_password"],
     )

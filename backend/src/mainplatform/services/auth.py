@@ -30,6 +30,8 @@ from mainplatform.services.accounts import USER_COLUMNS, email_problem, normaliz
 
 log = logging.getLogger("mainplatform.auth")
 
+NO_PASSWORD = "This account signs in through the identity provider and has no password here."
+
 RevokeReason = Literal["logout", "logout_all", "password_change", "reuse", "disabled"]
 
 
@@ -335,6 +337,8 @@ class AuthService:
             row = await cur.fetchone()
         if row is None:
             raise Unauthorized("This account no longer exists.", code="invalid_token")
+        if row["password_hash"] is None:
+            raise schemas.field_error("current_password", NO_PASSWORD)
         if not await self.hasher.verify(row["password_hash"], current):
             raise schemas.field_error("current_password", "The current password is wrong.")
         if reason := policy_violation(
