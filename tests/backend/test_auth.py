@@ -23,7 +23,16 @@ def test_register_returns_user_without_secrets(client: TestClient) -> None:
     body = r.json()
     assert body["email"] == "Bob@Example.org"
     assert body["role"] == "user" and body["disabled"] is False
-    assert "password" not in r.text and "hash" not in r.text
+    assert set(body) == {
+        "id",
+        "email",
+        "display_name",
+        "role",
+        "disabled",
+        "created_at",
+        "has_password",
+    }
+    assert "argon2" not in r.text and STRONG_PASSWORD not in r.text
 
 
 def test_email_is_unique_case_insensitively(client: TestClient) -> None:

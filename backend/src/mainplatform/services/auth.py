@@ -30,7 +30,7 @@ from mainplatform.services.accounts import USER_COLUMNS, email_problem, normaliz
 
 log = logging.getLogger("mainplatform.auth")
 
-NO_PASSWORD = "This account signs in through the identity provider and has no password here."
+NO_PASSWORD = "This account signs in through the identity provider and has no password here."  # noqa: S105
 
 RevokeReason = Literal["logout", "logout_all", "password_change", "reuse", "disabled"]
 
