@@ -32,7 +32,7 @@ def stack(stack_state: Path) -> Iterator[Stack]:
         ROOT,
         stack_state,
         ports={"auto": 1},
-        overrides={"rateLimit": RATE_LIMIT, "scrapeInterval": "2s"},
+        overrides={"rateLimit": RATE_LIMIT, "scrapeInterval": "2s"},  # rules too
         backend_env={"RATE_LIMIT_REGISTER_IP": "1000/minute"},
     )
     s.start()

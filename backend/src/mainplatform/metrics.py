@@ -8,7 +8,7 @@ scrape that lands on any worker sees the whole service.
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Literal, get_args
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -90,6 +90,8 @@ class Metrics:
             multiprocess_mode="liveall",
             registry=r,
         )
+        for event in get_args(AuthEvent):  # every series exists from the start, at 0
+            self.auth_events.labels(event)
         self._children: dict[tuple[str, str], tuple[Histogram, dict[int, Counter]]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
