@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 
 from mainplatform.db import migrate
 from mainplatform.devservices import Postgres, Redis, free_port

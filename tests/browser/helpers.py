@@ -19,7 +19,15 @@ import httpx2 as httpx
 
 from mainplatform.devservices import free_port
 from mainplatform.devstack import nginx_conf
-from tests.support import ROOT, STRONG_PASSWORD, Services, User, make_admin, wait_http
+from tests.support import (
+    ROOT,
+    STRONG_PASSWORD,
+    Services,
+    User,
+    make_admin,
+    stop_process,
+    wait_http,
+)
 
 NGINX = "/usr/sbin/nginx"
 CHROMIUM = "/usr/bin/chromium"
@@ -100,13 +108,7 @@ def nginx_for(backend_url: str) -> Iterator[Nginx]:
             raise RuntimeError(f"{exc}\n{server.error_log()}") from None
         yield server
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop_process(proc, timeout=10)
         shutil.rmtree(run, ignore_errors=True)
 
 

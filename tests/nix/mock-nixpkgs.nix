@@ -43,6 +43,7 @@ let
       in
       if found == [ ] then default else builtins.head found;
     optional = cond: x: if cond then [ x ] else [ ];
+    optionalAttrs = cond: set: if cond then set else { };
     optionalString = cond: s: if cond then s else "";
     mapAttrs = builtins.mapAttrs;
     mapAttrsToList = f: set: map (n: f n set.${n}) (builtins.attrNames set);
@@ -123,6 +124,8 @@ let
             drv name { inherit env script; } // (env.passthru or { });
           writeText = name: text: drv name { inherit text; };
           linkFarm = name: entries: drv name { inherit entries; };
+          # pkgs/build-support/testers/default.nix: takes a test module.
+          testers.runNixOSTest = test: drv "vm-test-run-${test.name}" { inherit test; };
           mkShell = args: drv "shell" { inherit args; };
           dockerTools = {
             buildLayeredImage = args: drv "${args.name}.tar.gz" { inherit args; };

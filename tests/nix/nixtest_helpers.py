@@ -3,18 +3,15 @@ child processes on loopback with bounded waits."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,35 +175,6 @@ def wait_until(
         time.sleep(interval)
     extra = f"\n{detail()}" if detail is not None else ""
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r}){extra}")
-
-
-@contextlib.contextmanager
-def running(
-    argv: list[str], *, log: Path, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a child process in its own session; always stop it (TERM, then KILL)."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=10)
 
 
 def frontend_web_root() -> Path | None:

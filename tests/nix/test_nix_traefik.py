@@ -32,10 +32,11 @@ from nixtest_helpers import (
     mime_types,
     nix_eval,
     require_program,
-    running,
     to_nix,
     wait_until,
 )
+
+from tests.support import running
 
 CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 STARTUP_TIMEOUT = 30.0

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support import running
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -80,34 +81,6 @@ def wait_until(
         time.sleep(interval)
     extra = f"\n{detail()}" if detail else ""
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r}){extra}")
-
-
-@contextlib.contextmanager
-def running(
-    argv: list[str], *, log: Path, cwd: Path | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a child in its own session; always stop it (TERM, then KILL) and reap it."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=cwd,
-            start_new_session=True,
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=STOP_TIMEOUT)
 
 
 def http_get(url: str, *, timeout: float = 10.0) -> tuple[int, bytes]:

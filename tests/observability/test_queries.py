@@ -36,10 +36,10 @@ from tests.observability.servers import (
     prometheus_running,
     query,
     require_program,
-    running,
     tail,
     wait_until,
 )
+from tests.support import running
 
 # Exporter metrics the dashboards and rules use, as named by (checked in the sources):
 # postgres_exporter collector/pg_database.go, pg_stat_database.go, pg_up and pg_settings_*;
