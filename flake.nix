@@ -27,12 +27,16 @@
 
       packages = forAllSystems (pkgs: import ./nix/packages { inherit pkgs platformLib created; });
 
+      # VM tests of the module (nix/tests) need KVM: x86_64-linux only.
       checks = forAllSystems (
         pkgs:
         import ./nix/checks.nix {
           inherit pkgs platformLib;
           packages = self.packages.${pkgs.stdenv.hostPlatform.system};
         }
+        // lib.optionalAttrs (pkgs.stdenv.hostPlatform.system == "x86_64-linux") (
+          import ./nix/tests { inherit pkgs self; }
+        )
       );
 
       devShells = forAllSystems (pkgs: {
@@ -41,7 +45,28 @@
 
       formatter = forAllSystems (pkgs: pkgs.nixfmt-tree);
 
-      # The NixOS module (modules/) and its VM tests come in a later change:
-      #   nixosModules.default, nixosConfigurations.oci, checks.<system>.vm-*
+      # The NixOS module (modules/): services.mainplatform. `default` also
+      # sets the backend and frontend packages, built with the host's pkgs.
+      nixosModules = {
+        mainplatform = ./modules;
+        default =
+          { lib, pkgs, ... }:
+          {
+            imports = [ ./modules ];
+            services.mainplatform = {
+              package = lib.mkDefault (pkgs.callPackage ./nix/packages/backend.nix { });
+              frontendPackage = lib.mkDefault (pkgs.callPackage ./nix/packages/frontend.nix { });
+            };
+          };
+      };
+
+      # The Oracle Cloud Ampere A1 host: nixos-rebuild switch --flake .#oci
+      nixosConfigurations.oci = nixpkgs.lib.nixosSystem {
+        system = "aarch64-linux";
+        modules = [
+          self.nixosModules.default
+          ./nix/hosts/oci.nix
+        ];
+      };
     };
 }

@@ -72,7 +72,9 @@ rec {
       let
         resolved = builtins.mapAttrs (_: resolve) value;
       in
-      builtins.removeAttrs resolved (builtins.filter (n: resolved.${n} == null) (builtins.attrNames resolved))
+      builtins.removeAttrs resolved (
+        builtins.filter (n: resolved.${n} == null) (builtins.attrNames resolved)
+      )
     else if builtins.isList value then
       map resolve value
     else

@@ -1,0 +1,86 @@
+# The API: `mainplatform migrate` (a oneshot, before every start of the
+# backend) and `mainplatform serve` with its workers on loopback. PostgreSQL
+# and Redis over their Unix sockets; the JWT key as a systemd credential.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+
+let
+  cfg = config.services.mainplatform;
+  mp = import ./lib.nix;
+  inherit (mp) names;
+  s = cfg.finalSettings;
+
+  program = lib.getExe' cfg.package "mainplatform";
+
+  # PostgreSQL (ensureDatabases/ensureUsers done) and our Redis server.
+  databaseUnits = [
+    "postgresql.target"
+    "${names.redisUnit}.service"
+  ];
+in
+{
+  config = lib.mkIf cfg.enable {
+    users.users.${names.user} = {
+      isSystemUser = true;
+      group = names.group;
+      description = "Main Platform API";
+      home = names.stateDir;
+    };
+    users.groups.${names.group} = { };
+
+    systemd.tmpfiles.settings."10-mainplatform".${names.stateDir}.d = {
+      user = names.user;
+      group = names.group;
+      mode = "0750";
+    };
+
+    systemd.services.${names.units.migrate} = {
+      description = "Main Platform database migrations";
+      after = databaseUnits;
+      requires = databaseUnits;
+      environment = mp.databaseEnvironment;
+      serviceConfig = mp.hardening // {
+        Type = "oneshot";
+        RemainAfterExit = true;
+        User = names.user;
+        Group = names.group;
+        ExecStart = "${program} migrate";
+      };
+    };
+
+    systemd.services.${names.units.backend} = {
+      description = "Main Platform API (uvicorn)";
+      wantedBy = [ "multi-user.target" ];
+      after = databaseUnits ++ [
+        "network.target"
+        "${names.units.migrate}.service"
+      ];
+      requires = databaseUnits ++ [ "${names.units.migrate}.service" ];
+      environment = mp.backendEnvironment {
+        settings = s;
+        inherit (cfg) workers;
+      };
+      serviceConfig = mp.hardening // {
+        Type = "simple";
+        User = names.user;
+        Group = names.group;
+        ExecStart = "${program} serve";
+        # $CREDENTIALS_DIRECTORY/jwt_secret: the backend reads it there.
+        LoadCredential = [ "jwt_secret:${cfg.secrets.jwtSecretFile}" ];
+        RuntimeDirectory = names.runtimeDir;
+        RuntimeDirectoryMode = "0700";
+        WorkingDirectory = "/run/${names.runtimeDir}";
+        Restart = "on-failure";
+        RestartSec = "2s";
+        TimeoutStopSec = "30s";
+        MemoryMax = cfg.backendMemoryMax;
+        TasksMax = 256;
+        LimitNOFILE = 65536;
+      };
+    };
+  };
+}

@@ -1,0 +1,119 @@
+# The production host: an Oracle Cloud "Always Free" Ampere A1 instance
+# (VM.Standard.A1.Flex, aarch64, UEFI, paravirtualized virtio boot volume).
+# Used by flake.nix as nixosConfigurations.oci:
+#
+#   nixos-rebuild switch --flake .#oci --target-host root@<public-ip>
+#
+# ┌──────────────────────────────────────────────────────────────────────┐
+# │ OPERATOR: every value marked "SET ME" must be changed before the     │
+# │ first deployment (domain, e-mail, SSH keys); the secret files must   │
+# │ exist on the host (see README, "Deploying to Oracle Cloud").         │
+# └──────────────────────────────────────────────────────────────────────┘
+#
+# Installing NixOS on the instance (once). Create the instance from Oracle's
+# Ubuntu (aarch64) image with your SSH key, then either
+#   - nixos-anywhere (recommended; repartitions the boot volume, so the
+#     labels below must match what its disk layout creates), or
+#   - nixos-infect (converts the running Ubuntu in place; its ESP is
+#     labelled UEFI and its root cloudimg-rootfs: adjust fileSystems or
+#     relabel with `e2label`/`fatlabel` before the first switch).
+# Either way the result must have an ext4 root labelled `nixos` and a vfat
+# ESP labelled `boot`, mounted on /boot. Then, from your machine:
+#   nixos-rebuild switch --flake .#oci --target-host root@<ip> --build-host root@<ip>
+# (building on the host itself avoids needing an aarch64 builder).
+{
+  lib,
+  modulesPath,
+  ...
+}:
+
+{
+  imports = [ (modulesPath + "/profiles/qemu-guest.nix") ];
+
+  # ── The platform ───────────────────────────────────────────────────────
+  services.mainplatform = {
+    enable = true;
+    domain = "platform.example.org"; # SET ME: DNS A/AAAA record -> the instance's public IP
+    acmeEmail = "ops@example.org"; # SET ME: Let's Encrypt account address
+    workers = 2; # one per OCPU of the instance
+    # Secrets: files on the host, outside the Nix store, mode 0400 root
+    # (created by hand, or by sops-nix/agenix: then point these at
+    # config.sops.secrets.<name>.path / config.age.secrets.<name>.path).
+    secrets.jwtSecretFile = "/var/lib/mainplatform-secrets/jwt-secret";
+    grafana.adminPasswordFile = "/var/lib/mainplatform-secrets/grafana-admin-password";
+    grafana.secretKeyFile = "/var/lib/mainplatform-secrets/grafana-secret-key";
+  };
+
+  # ── Boot: UEFI (OCI A1 has no legacy BIOS) ─────────────────────────────
+  boot.loader.systemd-boot.enable = true;
+  boot.loader.systemd-boot.configurationLimit = 10;
+  boot.loader.efi.canTouchEfiVariables = true;
+  boot.initrd.availableKernelModules = [
+    "xhci_pci"
+    "virtio_pci"
+    "virtio_scsi"
+    "virtio_blk"
+    "usbhid"
+  ];
+  boot.kernelParams = [
+    # The OCI serial console (Console connection in the web console).
+    "console=tty1"
+    "console=ttyAMA0,115200"
+    # From Oracle's own images: give NVMe/iSCSI time on shutdown.
+    "nvme.shutdown_timeout=10"
+    "nvme_core.shutdown_timeout=10"
+  ];
+
+  fileSystems."/" = {
+    device = "/dev/disk/by-label/nixos";
+    fsType = "ext4";
+  };
+  fileSystems."/boot" = {
+    device = "/dev/disk/by-label/boot";
+    fsType = "vfat";
+    options = [
+      "fmask=0077"
+      "dmask=0077"
+    ];
+  };
+  # 24 GB of RAM: a small swap file only as a cushion.
+  swapDevices = [
+    {
+      device = "/var/lib/swapfile";
+      size = 2048;
+    }
+  ];
+
+  # ── Network ────────────────────────────────────────────────────────────
+  networking.hostName = "mainplatform"; # SET ME (optional)
+  networking.useDHCP = lib.mkDefault true;
+  # Oracle's NTP service, reachable from every instance.
+  networking.timeServers = [ "169.254.169.254" ];
+  # The OCI security list / network security group must also allow TCP 22,
+  # 80 and 443 inbound; the host firewall opens exactly those.
+
+  # ── Access ─────────────────────────────────────────────────────────────
+  users.users.root.openssh.authorizedKeys.keys = [
+    # SET ME: your public key(s); password and keyboard-interactive logins are off.
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPLACEHOLDERPLACEHOLDERPLACEHOLDERxx operator@example"
+  ];
+
+  # ── Housekeeping ───────────────────────────────────────────────────────
+  nix.settings.experimental-features = [
+    "nix-command"
+    "flakes"
+  ];
+  nix.gc = {
+    automatic = true;
+    dates = "weekly";
+    options = "--delete-older-than 14d";
+  };
+  services.journald.extraConfig = ''
+    SystemMaxUse=500M
+  '';
+  time.timeZone = "UTC";
+
+  # The NixOS release this host was installed with: never change it after
+  # the first deployment (it pins state formats, e.g. PostgreSQL's).
+  system.stateVersion = "26.05";
+}
