@@ -16,6 +16,17 @@ let
 
   program = lib.getExe' cfg.package "mainplatform";
 
+  # `mainplatform-admin create-admin you@example.org` (as root): the CLI as the service
+  # user, with the service's database and Redis addresses (no secrets needed).
+  adminTool = pkgs.writeShellScriptBin "mainplatform-admin" ''
+    exec ${lib.getExe' pkgs.util-linux "runuser"} -u ${names.user} -- \
+      ${lib.getExe' pkgs.coreutils "env"} ${
+        lib.concatStringsSep " " (
+          lib.mapAttrsToList (k: v: "${k}=${lib.escapeShellArg v}") mp.databaseEnvironment
+        )
+      } ${program} "$@"
+  '';
+
   # PostgreSQL (ensureDatabases/ensureUsers done) and our Redis server.
   databaseUnits = [
     "postgresql.target"
@@ -24,6 +35,8 @@ let
 in
 {
   config = lib.mkIf cfg.enable {
+    environment.systemPackages = [ adminTool ];
+
     users.users.${names.user} = {
       isSystemUser = true;
       group = names.group;

@@ -61,6 +61,10 @@ let
   };
   pkgs = {
     postgresql_16 = store "postgresql-16";
+    util-linux = store "util-linux";
+    coreutils = store "coreutils";
+    # Kept as an attribute set (no outPath), so the test can read the script.
+    writeShellScriptBin = name: text: { inherit name text; };
   };
   args = {
     inherit config lib pkgs;

@@ -53,6 +53,9 @@ rec {
   optional = cond: x: if cond then [ x ] else [ ];
   optionalAttrs = cond: set: if cond then set else { };
   getExe' = pkg: name: "${pkg}/bin/${name}";
+  concatStringsSep = builtins.concatStringsSep;
+  mapAttrsToList = f: set: map (n: f n set.${n}) (builtins.attrNames set);
+  escapeShellArg = arg: "'${builtins.replaceStrings [ "'" ] [ "'\\''" ] (toString arg)}'";
 
   # Fold the tags away (one definition per option, as in these modules).
   resolve =

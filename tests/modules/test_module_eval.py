@@ -59,6 +59,7 @@ FAIL2BAN = NIXOS + "services/security/fail2ban.nix"
 # each confirmed in the nixpkgs source named beside it.
 OPTION_PATHS: dict[str, str] = {
     "assertions": NIXOS + "misc/assertions.nix",
+    "environment.systemPackages": NIXOS + "config/system-path.nix",
     **{f"users.users.*.{o}": USERS for o in ("isSystemUser", "group", "description", "home")},
     "users.users.*.extraGroups": USERS,
     "users.groups.*": USERS,
@@ -298,6 +299,16 @@ def test_backend_unit(ev: Any) -> None:
     migrate = units["mainplatform-migrate"]["serviceConfig"]
     assert migrate["Type"] == "oneshot"
     assert migrate["ExecStart"].endswith("/bin/mainplatform migrate")
+
+
+def test_admin_tool_runs_the_cli_as_the_service_user(ev: Any) -> None:
+    (tool,) = ev["modules"]["backend"]["environment"]["systemPackages"]
+    assert tool["name"] == "mainplatform-admin"
+    script = tool["text"]
+    assert "/bin/runuser -u mainplatform --" in script
+    assert "DATABASE_URL='postgresql:///mainplatform?host=/run/postgresql'" in script
+    assert script.rstrip().endswith('/bin/mainplatform "$@"')
+    assert "jwt" not in script.lower()  # create-admin and migrate need no secret
 
 
 def test_secret_paths_appear_only_as_credentials(ev: Any) -> None:

@@ -117,10 +117,16 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     from mainplatform.security.passwords import PasswordHasher, policy_violation
     from mainplatform.services.accounts import email_problem, normalize_email
 
+    # Needs only the database: run it on the host as `mainplatform-admin create-admin EMAIL`.
+    database_url = read_secret(os.environ, "DATABASE_URL")
+    if not database_url:
+        return _fail(
+            "DATABASE_URL is not set (give DATABASE_URL, DATABASE_URL_FILE or a credential)"
+        )
     try:
-        settings = _settings()
-    except ConfigError as exc:
-        return _fail(str(exc))
+        min_length = int(os.environ.get("PASSWORD_MIN_LENGTH") or 12)
+    except ValueError:
+        return _fail("PASSWORD_MIN_LENGTH: expected a whole number")
     email = normalize_email(args.email)
     if problem := email_problem(email):
         return _fail(problem)
@@ -128,10 +134,10 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         password = _read_password(args.password_file)
     except (OSError, ValueError) as exc:
         return _fail(f"cannot read the password: {exc}")
-    if reason := policy_violation(password, min_length=settings.password_min_length, email=email):
+    if reason := policy_violation(password, min_length=min_length, email=email):
         return _fail(reason)
     password_hash = asyncio.run(PasswordHasher().hash(password))
-    with psycopg.connect(settings.database_url) as conn:
+    with psycopg.connect(database_url) as conn:
         row = conn.execute(
             "INSERT INTO users (email, password_hash, role) VALUES (%s, %s, 'admin')"
             " ON CONFLICT (lower(email)) DO UPDATE SET role = 'admin',"
