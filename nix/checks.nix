@@ -20,8 +20,9 @@ in
 
   # The project's tests against throwaway PostgreSQL and Redis servers that
   # the fixtures start themselves (initdb/pg_ctl/postgres and redis-server
-  # from PATH, on 127.0.0.1; the sandbox has no network). tests/nix needs
-  # nix-instantiate and runs outside the sandbox, in CI.
+  # from PATH, on 127.0.0.1; the sandbox has no network). Tiers that need
+  # nix-instantiate (tests/nix, tests/modules, tests/stack) or Chromium
+  # (tests/browser) skip themselves here; they run in .ci/run.
   backend-tests =
     pkgs.runCommand "mainplatform-backend-tests"
       {
@@ -34,6 +35,7 @@ in
             ]
             ++ lib.optional (exists ../nix) ../nix
             ++ lib.optional (exists ../frontend) ../frontend
+            ++ lib.optional (exists ../modules) ../modules
             ++ lib.optional (exists ../pyproject.toml) ../pyproject.toml
             ++ lib.optional (exists ../pytest.ini) ../pytest.ini
           );

@@ -25,6 +25,7 @@ ps: {
   test = [
     ps.pytest
     ps.hypothesis
+    ps.pyyaml
   ];
 
   dev = [

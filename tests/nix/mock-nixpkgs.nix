@@ -72,6 +72,7 @@ let
     "hatchling"
     "pytest"
     "hypothesis"
+    "pyyaml"
     "mypy"
   ];
 
