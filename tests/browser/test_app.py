@@ -461,6 +461,8 @@ def test_keyboard_only(app: str, new_context: ContextFactory, backend_url: str) 
     context, _ = new_context(app)
     page = context.new_page()
     page.goto("/sign-in")
+    # Keys go nowhere until the view is drawn (it first asks whether a session exists).
+    expect(page.get_by_label("E-mail address")).to_be_visible()
     kb = page.keyboard
     kb.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()

@@ -1,0 +1,51 @@
+"""Idle memory of the local stack: prints the RSS of every process it runs, and the sum.
+
+    .venv/bin/python -m tests.benchmarks.stack_memory [--settle 20]
+
+Starts the same stack `mainplatform dev` runs (free ports, a temporary state directory),
+lets it settle, then reads VmRSS of each process and its children from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from mainplatform.devstack import Stack
+from tests.benchmarks.backend import rss_mb
+from tests.support import ROOT
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--settle", type=float, default=20, help="seconds to wait after start")
+    args = ap.parse_args()
+    state = Path(tempfile.mkdtemp(prefix="mainplatform-mem-"))
+    out = io.StringIO()
+    try:
+        with Stack(ROOT, state, ports={"auto": 1}, out=out) as stack:
+            time.sleep(args.settle)
+            rows: list[tuple[str, float]] = []
+            assert stack.postgres is not None and stack.redis is not None
+            pid_file = stack.postgres.data / "postmaster.pid"
+            rows.append(("postgres (all backends)", rss_mb(int(pid_file.read_text().split()[0]))))
+            assert stack.redis.proc is not None
+            rows.append(("redis", rss_mb(stack.redis.proc.pid)))
+            for proc in stack.processes:
+                assert proc.popen is not None
+                rows.append((proc.name, rss_mb(proc.popen.pid)))
+            print(out.getvalue())
+            for name, mb in rows:
+                print(f"{name:<26} {mb:7.1f} MiB")
+            print(f"{'total':<26} {sum(mb for _, mb in rows):7.1f} MiB")
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
