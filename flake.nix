@@ -39,6 +39,14 @@
         )
       );
 
+      apps = forAllSystems (
+        pkgs:
+        import ./nix/apps.nix {
+          inherit pkgs;
+          packages = self.packages.${pkgs.stdenv.hostPlatform.system};
+        }
+      );
+
       devShells = forAllSystems (pkgs: {
         default = import ./nix/devshell.nix { inherit pkgs; };
       });

@@ -17,6 +17,7 @@ pkgs.mkShell {
     pkgs.prometheus-postgres-exporter
     pkgs.prometheus-redis-exporter
     pkgs.nginx
+    pkgs.grafana
     pkgs.nixfmt
     pkgs.nixfmt-tree
     pkgs.wrk

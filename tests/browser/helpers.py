@@ -3,6 +3,7 @@ watcher that records every page's console errors and requests."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -29,9 +30,17 @@ from tests.support import (
     wait_http,
 )
 
-NGINX = "/usr/sbin/nginx"
-CHROMIUM = "/usr/bin/chromium"
-MIME_TYPES = "/etc/nginx/mime.types"
+# Debian's paths by default; PATH (e.g. `nix develop`) or CHROMIUM=... otherwise.
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+MIME_TYPES = next(
+    (
+        p
+        for p in ("/etc/nginx/mime.types", str(ROOT / "frontend/nginx/mime.types"))
+        if Path(p).exists()
+    ),
+    "/etc/nginx/mime.types",
+)
 WEB_ROOT = ROOT / "frontend" / "public"
 FRAGMENT = ROOT / "frontend" / "nginx" / "server.conf"
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"

@@ -100,6 +100,8 @@ let
     "nixfmt-tree"
     "wrk"
     "ruff"
+    "grafana"
+    "nix"
   ];
 
   pkgsFor =
@@ -124,6 +126,8 @@ let
             name: env: script:
             drv name { inherit env script; } // (env.passthru or { });
           writeText = name: text: drv name { inherit text; };
+          # pkgs/build-support/trivial-builders/default.nix
+          writeShellApplication = args: drv args.name { inherit args; };
           linkFarm = name: entries: drv name { inherit entries; };
           # pkgs/build-support/testers/default.nix: takes a test module.
           testers.runNixOSTest = test: drv "vm-test-run-${test.name}" { inherit test; };

@@ -35,6 +35,7 @@ let
     checkScripts = builtins.mapAttrs (n: v: v.script or "") outputs.checks.${{sys}};
     shell = map (x: x.name) outputs.devShells.${{sys}}.default.args.packages;
     formatter = outputs.formatter.${{sys}}.name;
+    apps = builtins.mapAttrs (n: a: {{ inherit (a) type program; }}) outputs.apps.${{sys}};
   }};
 in {{
   x86_64-linux = summarise "x86_64-linux";
@@ -142,5 +143,17 @@ def test_checks_and_shell(outputs: Any) -> None:
         "nixfmt",
         "wrk",
         "ruff",
+        "grafana",
     ):
         assert tool in out["shell"], tool
+
+
+def test_apps(outputs: Any) -> None:
+    """`nix run .#dev` runs `mainplatform dev` with every program of the stack from nixpkgs;
+    `nix run` is the CLI."""
+    for system in ("x86_64-linux", "aarch64-linux"):
+        apps = outputs[system]["apps"]
+        assert {"dev", "default"} <= set(apps)
+        assert all(a["type"] == "app" for a in apps.values())
+        assert apps["default"]["program"].endswith("-mainplatform-0.1.0/bin/mainplatform")
+        assert apps["dev"]["program"].endswith("-mainplatform-dev/bin/mainplatform-dev")
