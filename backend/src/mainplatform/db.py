@@ -27,7 +27,7 @@ def unavailable() -> ServiceUnavailable:
     )
 
 
-CHECK_AFTER_IDLE = 2.0  # seconds a pooled connection may rest before it is pinged on checkout
+CHECK_AFTER_IDLE = 2.0  # seconds since its last checkout after which a connection is pinged
 
 
 class Database:
@@ -39,7 +39,7 @@ class Database:
     """
 
     def __init__(self, url: str, *, min_size: int, max_size: int, timeout: float = 3.0) -> None:
-        self._returned: weakref.WeakKeyDictionary[AsyncConnection[DictRow], float] = (
+        self._last_checkout: weakref.WeakKeyDictionary[AsyncConnection[DictRow], float] = (
             weakref.WeakKeyDictionary()
         )
         self.pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
@@ -49,7 +49,6 @@ class Database:
             timeout=timeout,
             open=False,
             check=self._check,
-            reset=self._reset,
             connection_class=AsyncConnection[DictRow],
             kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": 3},
             reconnect_timeout=0,  # keep trying for ever in the background
@@ -57,12 +56,11 @@ class Database:
         )
 
     async def _check(self, conn: AsyncConnection[DictRow]) -> None:
-        returned = self._returned.get(conn)
-        if returned is None or time.monotonic() - returned > CHECK_AFTER_IDLE:
+        now = time.monotonic()
+        last = self._last_checkout.get(conn)
+        self._last_checkout[conn] = now
+        if last is None or now - last > CHECK_AFTER_IDLE:
             await AsyncConnectionPool.check_connection(conn)
-
-    async def _reset(self, conn: AsyncConnection[DictRow]) -> None:
-        self._returned[conn] = time.monotonic()
 
     async def open(self) -> None:
         # Do not wait for the server: the app starts (and answers /health) while it is down.
