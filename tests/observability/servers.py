@@ -9,78 +9,27 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support import running
+from tests.tooling import (  # noqa: F401 - re-exported for the tests in this folder
+    find_program,
+    free_port,
+    require_program,
+    tail,
+    wait_until,
+)
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
-
-
-def find_program(name: str) -> str | None:
-    """A program on PATH, or next to this Python (the project venv's bin/)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
-
-
-def require_program(name: str, how: str) -> str:
-    path = find_program(name)
-    if path is None:
-        pytest.skip(f"{name} is not installed ({how})")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-def wait_until(
-    check: Callable[[], Any],
-    *,
-    what: str,
-    timeout: float = START_TIMEOUT,
-    interval: float = 0.1,
-    detail: Callable[[], str] | None = None,
-) -> Any:
-    """Call `check` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-        except (OSError, ValueError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    extra = f"\n{detail()}" if detail else ""
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r}){extra}")
 
 
 def http_get(url: str, *, timeout: float = 10.0) -> tuple[int, bytes]:
