@@ -113,6 +113,12 @@ class Postgres:
             pw = pwd.getpwnam(self.user)
             for path in (self.directory, sockets):
                 os.chown(path, pw.pw_uid, pw.pw_gid)
+            if self._run("test", "-w", str(self.directory), check=False).returncode != 0:
+                raise ServiceError(
+                    f"PostgreSQL runs as '{self.user}' here (it refuses to run as root) and "
+                    f"cannot reach {self.directory}: a parent directory is private. Put the "
+                    "state directory somewhere it can traverse (e.g. --state /var/tmp/mainplatform)"
+                )
         if not (self.data / "PG_VERSION").exists():
             result = self._run(
                 find_program("initdb"),
