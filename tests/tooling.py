@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from mainplatform.devservices import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_TIMEOUT = 60
@@ -85,12 +86,6 @@ def nix_eval_error(expr: str) -> str:
     proc = _instantiate(expr, ROOT)
     assert proc.returncode != 0, f"expected an evaluation error, got {proc.stdout}"
     return proc.stderr
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def free_ports(n: int) -> list[int]:

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import getpass
 import os
-import secrets
 import shutil
 import sys
 import tempfile
@@ -162,19 +161,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dev_secrets(state: Path) -> dict[str, str]:
-    path = state / "secrets.env"
-    if not path.exists():
-        path.write_text(f"JWT_SECRET={secrets.token_urlsafe(48)}\n", encoding="utf-8")
-        path.chmod(0o600)
-    out: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        key, _, value = line.partition("=")
-        if key and value:
-            out[key.strip()] = value.strip()
-    return out
-
-
 def cmd_dev(args: argparse.Namespace) -> int:
     """The platform on loopback: the whole stack, or with --backend-only just the API."""
     from mainplatform.devservices import ServiceError
@@ -195,7 +181,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 def _backend_only(args: argparse.Namespace, state: Path) -> int:
     from mainplatform.db import migrate
-    from mainplatform.devservices import Postgres, Redis, ServiceError
+    from mainplatform.devservices import Postgres, Redis, ServiceError, dev_secrets
 
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o711)
@@ -214,7 +200,7 @@ def _backend_only(args: argparse.Namespace, state: Path) -> int:
                 "DATABASE_URL": database_url,
                 "REDIS_URL": redis.url,
                 "COOKIE_SECURE": "false",
-                **_dev_secrets(state),
+                "JWT_SECRET": dev_secrets(state)["JWT_SECRET"],
             }
         )
         print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -27,6 +28,20 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def dev_secrets(state: Path) -> dict[str, str]:
+    """Development secrets, generated on first use and kept in ``state/secrets.env`` (0600)."""
+    path = state / "secrets.env"
+    if not path.exists():
+        path.write_text(
+            f"JWT_SECRET={secrets.token_urlsafe(48)}\n"
+            f"GRAFANA_ADMIN_PASSWORD={secrets.token_urlsafe(18)}\n",
+            encoding="utf-8",
+        )
+        path.chmod(0o600)
+    pairs = (line.partition("=") for line in path.read_text(encoding="utf-8").splitlines())
+    return {k.strip(): v.strip() for k, _, v in pairs if k and v}
 
 
 def port_in_use(port: int) -> bool:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -27,7 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from mainplatform.devservices import Postgres, Redis, ServiceError, free_port, port_in_use
+from mainplatform.devservices import (
+    Postgres,
+    Redis,
+    ServiceError,
+    dev_secrets,
+    free_port,
+    port_in_use,
+)
 
 # Programs by role, first one found wins (Debian names, then upstream/Nix names).
 PROGRAMS: dict[str, tuple[str, ...]] = {
@@ -348,16 +354,7 @@ class Stack:
         self._step(proc.name, start)
 
     def _secrets(self) -> dict[str, str]:
-        path = self.state / "secrets.env"
-        if not path.exists():
-            path.write_text(
-                f"JWT_SECRET={secrets.token_urlsafe(48)}\n"
-                f"GRAFANA_ADMIN_PASSWORD={secrets.token_urlsafe(18)}\n",
-                encoding="utf-8",
-            )
-            path.chmod(0o600)
-        pairs = (line.partition("=") for line in path.read_text(encoding="utf-8").splitlines())
-        return {k.strip(): v.strip() for k, _, v in pairs if k and v}
+        return dev_secrets(self.state)
 
     def _backend(self) -> Process:
         port = self.port("backend")
