@@ -32,6 +32,7 @@
         pkgs:
         import ./nix/checks.nix {
           inherit pkgs platformLib;
+          inherit (self) nixosConfigurations;
           packages = self.packages.${pkgs.stdenv.hostPlatform.system};
         }
         // lib.optionalAttrs (pkgs.stdenv.hostPlatform.system == "x86_64-linux") (
@@ -53,24 +54,17 @@
 
       formatter = forAllSystems (pkgs: pkgs.nixfmt-tree);
 
-      # The NixOS module (modules/): services.mainplatform. `default` also
-      # sets the backend and frontend packages, built with the host's pkgs.
+      # The NixOS module (modules/): services.mainplatform, and the opt-in
+      # host policy (SSH keys only, fail2ban, kernel and Nix settings).
       nixosModules = {
         mainplatform = ./modules;
-        default =
-          { lib, pkgs, ... }:
-          {
-            imports = [ ./modules ];
-            services.mainplatform = {
-              package = lib.mkDefault (pkgs.callPackage ./nix/packages/backend.nix { });
-              frontendPackage = lib.mkDefault (pkgs.callPackage ./nix/packages/frontend.nix { });
-            };
-          };
+        default = self.nixosModules.mainplatform;
+        host-policy = ./modules/host-policy.nix;
       };
 
       # The Oracle Cloud Ampere A1 host: nixos-rebuild switch --flake .#oci
+      # (nixpkgs.hostPlatform is set in the host file.)
       nixosConfigurations.oci = nixpkgs.lib.nixosSystem {
-        system = "aarch64-linux";
         modules = [
           self.nixosModules.default
           ./nix/hosts/oci.nix

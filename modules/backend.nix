@@ -1,6 +1,8 @@
-# The API: `mainplatform migrate` (a oneshot, before every start of the
-# backend) and `mainplatform serve` with its workers on loopback. PostgreSQL
-# and Redis over their Unix sockets; the JWT key as a systemd credential.
+# The API: `mainplatform serve` with its workers on loopback, after
+# `mainplatform migrate` (ExecStartPre, so it runs before every start and
+# restart of the backend, and a failed migration keeps the old code from
+# serving a new schema). PostgreSQL and Redis over their Unix sockets; the
+# JWT key as a systemd credential.
 {
   config,
   lib,
@@ -10,7 +12,7 @@
 
 let
   cfg = config.services.mainplatform;
-  mp = import ./lib.nix;
+  mp = import ./lib.nix { inherit lib; };
   inherit (mp) names;
   s = cfg.finalSettings;
 
@@ -51,34 +53,21 @@ in
       mode = "0750";
     };
 
-    systemd.services.${names.units.migrate} = {
-      description = "Main Platform database migrations";
-      after = databaseUnits;
-      requires = databaseUnits;
-      environment = mp.databaseEnvironment;
-      serviceConfig = mp.hardening // {
-        Type = "oneshot";
-        RemainAfterExit = true;
-        User = names.user;
-        Group = names.group;
-        ExecStart = "${program} migrate";
-      };
-    };
-
     systemd.services.${names.units.backend} = {
       description = "Main Platform API (uvicorn)";
       wantedBy = [ "multi-user.target" ];
-      after = databaseUnits ++ [
-        "network.target"
-        "${names.units.migrate}.service"
-      ];
-      requires = databaseUnits ++ [ "${names.units.migrate}.service" ];
+      after = databaseUnits ++ [ "network.target" ];
+      requires = databaseUnits;
       environment = mp.backendEnvironment {
         settings = s;
         inherit (cfg) workers;
       };
       serviceConfig = mp.hardening // {
-        Type = "simple";
+        # exec: `systemctl start` fails when the program cannot be started,
+        # (simple would report success before the exec).
+        Type = "exec";
+        # Idempotent, under an advisory lock; the backend starts only after it succeeded.
+        ExecStartPre = "${program} migrate";
         User = names.user;
         Group = names.group;
         ExecStart = "${program} serve";

@@ -11,7 +11,7 @@
 
 let
   cfg = config.services.mainplatform;
-  mp = import ./lib.nix;
+  mp = import ./lib.nix { inherit lib; };
   inherit (mp) names;
 
   databaseUnits = [
@@ -29,7 +29,7 @@ in
 
     systemd.services.${names.units.backup} = {
       description = "Main Platform backup (PostgreSQL dump, Redis snapshot)";
-      after = databaseUnits ++ [ "${names.units.migrate}.service" ];
+      after = databaseUnits ++ [ "${names.units.backend}.service" ];
       requires = databaseUnits;
       # pg_dump of the server's own major version, and redis-cli.
       path = [

@@ -6,13 +6,12 @@
 {
   config,
   lib,
-  pkgs,
   ...
 }:
 
 let
   cfg = config.services.mainplatform;
-  mp = import ./lib.nix;
+  mp = import ./lib.nix { inherit lib; };
   inherit (mp) names;
   redisCfg = config.services.redis.servers.${names.redisServer};
 in
@@ -20,7 +19,10 @@ in
   config = lib.mkIf cfg.enable {
     services.postgresql = {
       enable = true;
-      package = lib.mkDefault pkgs.postgresql_16;
+      # A deliberate choice, at normal priority over nixpkgs' own mkDefault
+      # (which follows system.stateVersion); change it through
+      # services.mainplatform.postgresql.package.
+      inherit (cfg.postgresql) package;
       ensureDatabases = [ names.database ];
       ensureUsers = [
         {
@@ -57,7 +59,7 @@ in
       };
     };
 
-    # The socket's group is the server's user name (redis-mainplatform).
-    users.users.${names.user}.extraGroups = [ redisCfg.user ];
+    # The socket belongs to the server's group.
+    users.users.${names.user}.extraGroups = [ redisCfg.group ];
   };
 }

@@ -1,10 +1,13 @@
 # The Main Platform NixOS module: the whole platform of one host (Traefik,
 # the backend, the frontend's nginx, PostgreSQL, Redis, Prometheus with its
-# exporters, Grafana, backups, firewall and SSH) behind one option
-# namespace, `services.mainplatform`. One file per concern, like
-# nix-community/srvos and selfhostblocks; the wiring (ports, routes, Traefik,
-# Prometheus, Grafana provisioning) comes from nix/lib through
+# exporters, Grafana, backups, the firewall ports of the web entrypoints)
+# behind one option namespace, `services.mainplatform`. One file per concern,
+# like nix-community/srvos and selfhostblocks; the wiring (ports, routes,
+# Traefik, Prometheus, Grafana provisioning) comes from nix/lib through
 # modules/lib.nix, so the host and the local stack cannot drift apart.
+#
+# Host policy (SSH, fail2ban, kernel and Nix settings) is not here: it is the
+# mixin modules/host-policy.nix, which a host opts into.
 #
 #   imports = [ mainplatform.nixosModules.default ];
 #   services.mainplatform = {
@@ -24,25 +27,101 @@
 
 let
   cfg = config.services.mainplatform;
-  mp = import ./lib.nix;
-  inherit (lib) mkOption mkEnableOption types;
-
-  dashboardsDir = ../nix/observability/dashboards;
+  mp = import ./lib.nix { inherit lib; };
+  inherit (lib)
+    mkOption
+    mkEnableOption
+    mkPackageOption
+    literalExpression
+    types
+    ;
+  defaults = mp.productionDefaults;
 
   secretPath =
     description:
     mkOption {
-      type = types.str;
+      type = types.externalPath;
       example = "/run/keys/mainplatform-jwt-secret";
       description = ''
         ${description}
 
-        An absolute path to a file outside the Nix store (written by hand
-        with mode 0400, or managed by sops-nix/agenix). It is handed to the
-        service with systemd's `LoadCredential=`, so it may be readable by
-        root only; its content never enters the store.
+        A file outside the Nix store (written by hand with mode 0400, or
+        managed by sops-nix/agenix). It is handed to the service with
+        systemd's `LoadCredential=`, so it may be readable by root only; its
+        content never enters the store.
       '';
     };
+
+  # One option per key of nix/lib's production defaults that a host may
+  # change; the default is nix/lib's value (nix/lib/settings.nix owns it).
+  setting =
+    path: type: description:
+    mkOption {
+      inherit type description;
+      default = lib.getAttrFromPath path defaults;
+    };
+
+  settingsModule = {
+    options = {
+      extraHosts = setting [ "extraHosts" ] (types.listOf types.str) "More host names that route like `domain`.";
+      publicAddress = setting [
+        "publicAddress"
+      ] types.str "Address Traefik's public entrypoints bind to; `\"\"` is every interface.";
+      internalAddress = setting [
+        "internalAddress"
+      ] types.str "Address every internal service binds to (loopback; asserted).";
+      ports = lib.mapAttrs (
+        name: _:
+        setting [ "ports" name ] types.port "TCP port of `${name}` (see nix/lib/settings.nix)."
+      ) defaults.ports;
+      exporters = lib.mapAttrs (
+        name: _: setting [ "exporters" name ] types.bool "Run and scrape the ${name} exporter."
+      ) defaults.exporters;
+      rateLimit = {
+        average = setting [
+          "rateLimit"
+          "average"
+        ] types.ints.positive "Traefik's per-IP request rate on /api (requests per `period`).";
+        period = setting [ "rateLimit" "period" ] types.str "Period of `average`, e.g. `\"1s\"`.";
+        burst = setting [
+          "rateLimit"
+          "burst"
+        ] types.ints.positive "Requests above `average` that Traefik lets through at once.";
+        ipDepth = setting [
+          "rateLimit"
+          "ipDepth"
+        ] types.ints.unsigned "X-Forwarded-For hops to trust; 0 uses the peer address.";
+      };
+      hsts = {
+        maxAge = setting [ "hsts" "maxAge" ] types.ints.unsigned "HSTS `max-age` in seconds.";
+        includeSubdomains = setting [ "hsts" "includeSubdomains" ] types.bool "HSTS `includeSubDomains`.";
+        preload = setting [ "hsts" "preload" ] types.bool "HSTS `preload`.";
+      };
+      grafana = {
+        routed = setting [
+          "grafana"
+          "routed"
+        ] types.bool "Route `pathPrefix` to Grafana through Traefik (off: loopback only).";
+        pathPrefix = setting [ "grafana" "pathPrefix" ] types.str "URL path of Grafana when routed.";
+      };
+      aliasHeadersStrategy =
+        setting [ "aliasHeadersStrategy" ]
+          (types.nullOr (
+            types.enum [
+              "delete"
+              "reject"
+            ]
+          ))
+          "Traefik's `aliasHeadersStrategy` on the public entrypoints (needs Traefik >= 3.7.12).";
+      scrapeInterval = setting [ "scrapeInterval" ] types.str "Prometheus' scrape interval.";
+      logLevel = setting [ "logLevel" ] (types.enum [
+        "DEBUG"
+        "INFO"
+        "WARN"
+        "ERROR"
+      ]) "Log level of the backend and Traefik.";
+    };
+  };
 in
 {
   imports = [
@@ -72,18 +151,27 @@ in
 
     package = mkOption {
       type = types.package;
-      description = ''
-        The backend: a package with `bin/mainplatform` (the flake's
-        `packages.<system>.backend`; set by the flake's nixosModules.default).
-      '';
+      default = pkgs.callPackage ../nix/packages/backend.nix { };
+      defaultText = literalExpression "pkgs.callPackage ./nix/packages/backend.nix { }";
+      description = "The backend: a package with `bin/mainplatform` (the flake's `packages.<system>.backend`).";
     };
 
     frontendPackage = mkOption {
       type = types.package;
+      default = pkgs.callPackage ../nix/packages/frontend.nix { };
+      defaultText = literalExpression "pkgs.callPackage ./nix/packages/frontend.nix { }";
       description = ''
-        The frontend: the flake's `packages.<system>.frontend`, whose
-        `webRoot` and `serverFragment` attributes nginx serves and includes
-        (set by the flake's nixosModules.default).
+        The frontend (the flake's `packages.<system>.frontend`), whose
+        `webRoot` and `serverFragment` attributes nginx serves and includes.
+      '';
+    };
+
+    postgresql.package = mkPackageOption pkgs "postgresql_16" {
+      extraDescription = ''
+        The platform is developed and tested on PostgreSQL 16, so it sets
+        `services.postgresql.package` to this (nixpkgs 26.05 would pick 17
+        for a host installed with it). A major upgrade needs a dump and
+        restore or `pg_upgrade`; see nixpkgs' PostgreSQL chapter.
       '';
     };
 
@@ -112,12 +200,12 @@ in
         '';
       };
       certificateFile = mkOption {
-        type = types.nullOr types.str;
+        type = types.nullOr types.path;
         default = null;
         description = "PEM certificate (chain) Traefik serves when `tls.acme` is false.";
       };
       keyFile = mkOption {
-        type = types.nullOr types.str;
+        type = types.nullOr types.externalPath;
         default = null;
         description = "Its private key, outside the Nix store; loaded with `LoadCredential=`.";
       };
@@ -135,7 +223,7 @@ in
         description = "Dump PostgreSQL and Redis on a timer (`mainplatform backup`).";
       };
       dir = mkOption {
-        type = types.str;
+        type = types.path;
         default = "${mp.names.stateDir}/backups";
         description = "Where the dumps go (mode 0700). Copy them off the host too.";
       };
@@ -152,7 +240,7 @@ in
     };
 
     settings = mkOption {
-      type = types.attrsOf types.anything;
+      type = types.submodule settingsModule;
       default = { };
       example = {
         ports.grafana = 3001;
@@ -160,59 +248,42 @@ in
         rateLimit.average = 20;
       };
       description = ''
-        Raw overrides for nix/lib's `mkSettings` (mode is always
-        "production"; `domain` and `acmeEmail` come from the options above).
-        Unknown keys are an error. See nix/lib/settings.nix.
+        The platform's wiring (nix/lib/settings.nix): ports, Traefik's rate
+        limit on /api, HSTS, exporters, Grafana routing. Each default is
+        nix/lib's production default; `mode`, `domain`, `acmeEmail` and the
+        paths come from the options above.
       '';
     };
 
     openFirewall = mkOption {
       type = types.bool;
       default = true;
-      description = "Open nix/lib's public ports (22, 80, 443) in the firewall, nothing else.";
+      description = "Open the web entrypoints (80, 443) in the firewall; SSH is the host's (modules/host-policy.nix).";
     };
 
-    # Read-only: what the other parts of the module (and the tests) use.
     finalSettings = mkOption {
       type = types.attrsOf types.anything;
       readOnly = true;
       internal = true;
-      description = "The validated platform settings (nix/lib mkSettings) of this host.";
+      description = "The validated platform settings (nix/lib mkSettings) of this host, for the other parts of the module.";
     };
   };
 
   config = lib.mkIf cfg.enable {
     services.mainplatform.finalSettings = mp.hostSettings {
-      inherit (cfg) domain acmeEmail;
+      inherit (cfg) domain acmeEmail settings;
       acmeStorage = "${config.services.traefik.dataDir}/acme.json";
-      grafanaDashboards = if builtins.pathExists dashboardsDir then "${dashboardsDir}" else null;
-      overrides = cfg.settings;
+      grafanaDashboards = "${../nix/observability/dashboards}";
     };
 
     assertions = [
       {
-        assertion = mp.isExternalPath cfg.secrets.jwtSecretFile;
-        message = "services.mainplatform.secrets.jwtSecretFile must be an absolute path outside the Nix store, given as a string.";
-      }
-      {
-        assertion =
-          mp.isExternalPath cfg.grafana.adminPasswordFile
-          && mp.isExternalPath cfg.grafana.secretKeyFile;
-        message = "services.mainplatform.grafana.{adminPasswordFile,secretKeyFile} must be absolute paths outside the Nix store, given as strings.";
-      }
-      {
-        assertion =
-          cfg.tls.acme
-          || (
-            cfg.tls.certificateFile != null
-            && cfg.tls.keyFile != null
-            && mp.isExternalPath cfg.tls.keyFile
-          );
-        message = "services.mainplatform.tls: with acme = false, set certificateFile and keyFile (the key outside the Nix store).";
+        assertion = cfg.tls.acme || (cfg.tls.certificateFile != null && cfg.tls.keyFile != null);
+        message = "services.mainplatform.tls: with acme = false, set certificateFile and keyFile.";
       }
       {
         assertion = mp.nonLoopbackInternal cfg.finalSettings == [ ];
-        message = "services.mainplatform.settings: internal services must listen on loopback (internalAddress).";
+        message = "services.mainplatform.settings: internal services must listen on loopback (internalAddress), not: ${lib.concatStringsSep ", " (mp.nonLoopbackInternal cfg.finalSettings)}.";
       }
     ];
   };

@@ -12,9 +12,7 @@ let
   cfg = config.services.mainplatform;
   s = cfg.finalSettings;
   frontend = cfg.frontendPackage;
-  share = "${frontend}/share/mainplatform/frontend";
-  webRoot = frontend.webRoot or "${share}/public";
-  serverFragment = frontend.serverFragment or "${share}/nginx/server.conf";
+  inherit (frontend) webRoot serverFragment;
 in
 {
   config = lib.mkIf cfg.enable {

@@ -1,12 +1,12 @@
-# Pure helpers of the NixOS module (builtins only, like nix/lib): what the
-# module derives from its options, kept out of the module files so that
-# tests/modules can evaluate it with a bare `nix-instantiate`, without nixpkgs.
-#
-# The module files (modules/*.nix) call these functions and assign the
-# results to nixpkgs options; nothing here knows about nixpkgs.
+# What the module files derive from nix/lib and their options: fixed names
+# and paths of the host, the backend's environment, the sandboxing of the
+# platform's own units, and nix/lib's Traefik and Prometheus configuration
+# shaped for the nixpkgs options that take them. A function of nixpkgs' lib,
+# imported by every file of modules/ as `import ./lib.nix { inherit lib; }`.
+{ lib }:
+
 let
   platform = import ../nix/lib;
-  util = import ../nix/lib/util.nix;
 
   # Fixed names and paths of the host. The Unix sockets are those the nixpkgs
   # modules create: PostgreSQL in /run/postgresql, and
@@ -29,89 +29,74 @@ let
     credentialsDir = name: "/run/credentials/${name}.service";
     units = {
       backend = "mainplatform-backend";
-      migrate = "mainplatform-migrate";
       backup = "mainplatform-backup";
     };
   };
+
+  # The database addresses every platform process uses (no secrets).
+  databaseEnvironment = {
+    DATABASE_URL = "postgresql:///${names.database}?host=${names.postgresSocketDir}";
+    REDIS_URL = "unix://${names.redisSocket}";
+  };
+
+  resolverless = tls: removeAttrs tls [ "certResolver" ];
 in
-rec {
-  inherit names;
+{
+  inherit names databaseEnvironment;
+
+  # nix/lib's defaults for a production host: the defaults of the module's
+  # `settings` options, so each value is written once (in nix/lib).
+  productionDefaults = platform.defaultsFor "production";
 
   # The platform settings on the host: production mode, the module's
-  # options, then the operator's raw `settings` overrides on top (the same
-  # overrides nix/lib's mkSettings takes). Validated by mkSettings.
+  # options, validated by nix/lib's mkSettings.
   hostSettings =
     {
       domain,
       acmeEmail,
       acmeStorage,
-      grafanaDashboards ? null,
-      overrides ? { },
+      grafanaDashboards,
+      settings,
     }:
-    let
-      base = {
+    platform.mkSettings (
+      lib.recursiveUpdate settings {
         mode = "production";
         inherit domain acmeEmail;
         paths = {
           stateDir = names.stateDir;
           inherit acmeStorage grafanaDashboards;
         };
-      };
-      # Two levels deep is all settings has (paths, ports, ...).
-      merge =
-        a: b:
-        a
-        // builtins.mapAttrs (
-          name: value:
-          if builtins.isAttrs value && builtins.isAttrs (a.${name} or null) then
-            a.${name} // value
-          else
-            value
-        ) b;
-    in
-    platform.mkSettings (merge base overrides);
+      }
+    );
 
-  # The backend's environment (no secrets: JWT_SECRET comes from the
-  # systemd credential `jwt_secret`, read by the backend from
-  # $CREDENTIALS_DIRECTORY/jwt_secret).
+  # The backend's environment. JWT_SECRET is not in it: the backend reads
+  # the systemd credential $CREDENTIALS_DIRECTORY/jwt_secret.
   backendEnvironment =
-    {
-      settings,
-      workers,
-      extra ? { },
-    }:
-    let
-      s = platform.mkSettings settings;
-    in
-    {
-      HOST = s.internalAddress;
-      PORT = toString s.ports.backend;
+    { settings, workers }:
+    databaseEnvironment
+    // {
+      HOST = settings.internalAddress;
+      PORT = toString settings.ports.backend;
       WORKERS = toString workers;
-      # Peer authentication over the Unix socket: no password anywhere.
-      DATABASE_URL = "postgresql:///${names.database}?host=${names.postgresSocketDir}";
-      REDIS_URL = "unix://${names.redisSocket}";
       # Traefik reaches the backend from loopback; only its X-Forwarded-For
       # is believed.
-      TRUSTED_PROXIES = s.internalAddress;
-      PUBLIC_URL = "https://${s.domain}";
+      TRUSTED_PROXIES = settings.internalAddress;
+      PUBLIC_URL = "https://${settings.domain}";
       COOKIE_SECURE = "true";
-      LOG_LEVEL = s.logLevel;
+      LOG_LEVEL = settings.logLevel;
       # Shared by the workers; under RuntimeDirectory, so it starts empty.
       PROMETHEUS_MULTIPROC_DIR = "/run/${names.runtimeDir}/metrics";
-    }
-    // extra;
+    };
 
-  # The environment of `mainplatform migrate` and `mainplatform backup`.
-  databaseEnvironment = {
-    DATABASE_URL = "postgresql:///${names.database}?host=${names.postgresSocketDir}";
-    REDIS_URL = "unix://${names.redisSocket}";
-  };
-
-  # systemd sandboxing shared by the platform's own units (backend, migrate,
-  # backup). Everything is read-only but the unit's own runtime/state paths;
-  # no capabilities, no devices, IP and Unix sockets only.
-  # MemoryDenyWriteExecute is left out on purpose: CPython extension modules
-  # that use libffi callbacks (ctypes, cffi) need writable+executable pages.
+  # systemd sandboxing shared by the platform's own units (backend, backup).
+  # Everything is read-only but the unit's own runtime/state paths; no
+  # capabilities, no devices, IP and Unix sockets only.
+  # - MemoryDenyWriteExecute is left out: CPython extension modules that use
+  #   libffi callbacks (ctypes, cffi) need writable+executable pages.
+  # - ProcSubset=pid is left out: it hides /proc/stat, from which
+  #   prometheus-client reads the boot time for process_start_time_seconds
+  #   (the process collector then reports nothing, silently).
+  #   ProtectProc=invisible still hides other users' processes.
   hardening = {
     ProtectSystem = "strict";
     ProtectHome = true;
@@ -138,7 +123,6 @@ rec {
     ProtectKernelTunables = true;
     ProtectControlGroups = true;
     ProtectProc = "invisible";
-    ProcSubset = "pid";
     RemoveIPC = true;
     SystemCallArchitectures = "native";
     SystemCallFilter = [
@@ -150,85 +134,74 @@ rec {
     UMask = "0077";
   };
 
-  # TCP ports the host firewall opens: exactly nix/lib's publicTcpPorts
-  # (SSH, HTTP, HTTPS in production).
-  firewallTcpPorts = settings: platform.publicTcpPorts settings;
+  # The TCP ports of the platform's own public listeners (HTTP, HTTPS):
+  # nix/lib's publicTcpPorts without SSH, which is the host's (see
+  # modules/host-policy.nix).
+  webTcpPorts =
+    settings: lib.subtractLists [ settings.ports.ssh ] (platform.publicTcpPorts settings);
 
   # Every internal listener must be on loopback; the module asserts it.
   nonLoopbackInternal =
     settings:
     map (svc: svc.name) (
-      builtins.filter (svc: !svc.public && svc.address != "127.0.0.1" && svc.address != "::1") (
-        platform.services settings
-      )
+      lib.filter (
+        svc:
+        !svc.public
+        && !(lib.elem svc.address [
+          "127.0.0.1"
+          "::1"
+        ])
+      ) (platform.services settings)
     );
 
-  # Traefik's static configuration for services.traefik.static.settings:
-  # nix/lib's, without `providers` (the nixpkgs module adds the file
-  # provider for services.traefik.dynamic.dir itself), and without ACME when
-  # `acme` is false (then `certificateFile`/`keyFile` are served instead,
-  # see traefikDynamic).
+  # Traefik's static configuration for services.traefik.staticConfigOptions:
+  # nix/lib's, without `providers` (the nixpkgs module sets
+  # providers.file.filename to the file it writes from
+  # dynamicConfigOptions), and without ACME when `acme` is false (then the
+  # given certificate is served instead, see traefikDynamic).
   traefikStatic =
     {
       settings,
-      acme ? true,
+      acme,
     }:
     let
-      full = platform.traefikStatic settings;
-      noProviders = builtins.removeAttrs full [ "providers" ];
-      stripResolver =
+      full = removeAttrs (platform.traefikStatic settings) [ "providers" ];
+      plainEntryPoint =
         ep:
-        if ep ? http && ep.http ? tls then
-          ep
-          // {
-            http = ep.http // {
-              tls = builtins.removeAttrs ep.http.tls [ "certResolver" ];
-            };
-          }
+        if ep ? http.tls then
+          ep // { http = ep.http // { tls = resolverless ep.http.tls; }; }
         else
           ep;
     in
     if acme then
-      noProviders
+      full
     else
-      builtins.removeAttrs noProviders [ "certificatesResolvers" ]
+      removeAttrs full [ "certificatesResolvers" ]
       // {
-        entryPoints = builtins.mapAttrs (_: stripResolver) noProviders.entryPoints;
+        entryPoints = lib.mapAttrs (_: plainEntryPoint) full.entryPoints;
       };
 
   # Traefik's dynamic configuration (routers, services, middlewares, TLS
-  # options), for services.traefik.dynamic.files.<name>.settings. Without
-  # ACME the routers keep TLS but name no resolver, and the given
-  # certificate becomes the default one (paths as Traefik sees them).
+  # options) for services.traefik.dynamicConfigOptions. Without ACME the
+  # routers keep TLS but name no resolver, and the certificate at the given
+  # paths (as Traefik sees them) becomes the default one.
   traefikDynamic =
     {
       settings,
-      acme ? true,
-      certificateFile ? null,
-      keyFile ? null,
+      certificate ? null,
     }:
     let
       full = platform.traefikDynamic settings;
-      plainTls =
-        router:
-        router
-        // util.optionalAttrs (router ? tls) {
-          tls = builtins.removeAttrs router.tls [ "certResolver" ];
-        };
-      certificate = {
-        certFile = certificateFile;
-        inherit keyFile;
-      };
+      plainRouter =
+        router: router // lib.optionalAttrs (router ? tls) { tls = resolverless router.tls; };
     in
-    if acme then
+    if certificate == null then
       full
-    else if certificateFile == null || keyFile == null then
-      throw "mainplatform: without ACME, Traefik needs a certificate and a key"
     else
       full
       // {
         http = full.http // {
-          routers = builtins.mapAttrs (_: plainTls) full.http.routers;
+          routers = lib.mapAttrs (_: plainRouter) full.http.routers;
         };
         tls = (full.tls or { }) // {
           certificates = [ certificate ];
@@ -238,30 +211,35 @@ rec {
 
   # nix/lib's Prometheus configuration mapped onto services.prometheus
   # options (globalConfig, scrapeConfigs); rule files are given separately
-  # as store paths (services.prometheus.ruleFiles).
+  # (services.prometheus.ruleFiles).
   prometheusOptions =
     settings:
     let
       config = platform.prometheusConfig settings;
-      scrape =
-        job:
-        {
-          inherit (job) job_name static_configs;
-        }
-        // util.optionalAttrs (job ? metrics_path) { inherit (job) metrics_path; };
     in
     {
       globalConfig = {
         inherit (config.global) scrape_interval evaluation_interval external_labels;
       };
-      scrapeConfigs = map scrape config.scrape_configs;
+      scrapeConfigs = map (
+        job:
+        lib.filterAttrs (
+          name: _:
+          lib.elem name [
+            "job_name"
+            "static_configs"
+            "metrics_path"
+          ]
+        ) job
+      ) config.scrape_configs;
     };
 
-  # Grafana: the [server] section and provisioning from nix/lib.
-  grafanaServer = settings: platform.grafanaServer settings;
-  grafanaDatasources = settings: platform.grafanaDatasources settings;
-  grafanaDashboardProviders = settings: platform.grafanaDashboardProviders settings;
-  inherit (platform) datasourceUid;
+  inherit (platform)
+    grafanaServer
+    grafanaDatasources
+    grafanaDashboardProviders
+    datasourceUid
+    ;
 
   # `mainplatform backup` as the backup unit runs it.
   backupCommand =
@@ -270,20 +248,14 @@ rec {
       dir,
       keepDays,
     }:
-    builtins.concatStringsSep " " [
+    lib.escapeShellArgs [
       program
       "backup"
-      "--dir ${dir}"
-      "--keep-days ${toString keepDays}"
-      "--textfile-dir ${names.textfileDir}"
+      "--dir"
+      dir
+      "--keep-days"
+      (toString keepDays)
+      "--textfile-dir"
+      names.textfileDir
     ];
-
-  # A secret's path must name a file outside the Nix store (which every
-  # user can read), as an absolute path given as a string.
-  isExternalPath =
-    path:
-    builtins.isString path
-    && builtins.substring 0 1 path == "/"
-    && builtins.substring 0 (builtins.stringLength builtins.storeDir + 1) path
-      != "${builtins.storeDir}/";
 }

@@ -11,7 +11,7 @@
 
 let
   cfg = config.services.mainplatform;
-  mp = import ./lib.nix;
+  mp = import ./lib.nix { inherit lib; };
   inherit (mp) names;
   s = cfg.finalSettings;
   prom = mp.prometheusOptions s;
@@ -26,7 +26,7 @@ in
       listenAddress = s.internalAddress;
       port = s.ports.prometheus;
       inherit (prom) globalConfig scrapeConfigs;
-      ruleFiles = lib.optional (builtins.pathExists alertRules) alertRules;
+      ruleFiles = [ alertRules ];
       retentionTime = lib.mkDefault "30d";
 
       exporters = {
@@ -64,11 +64,11 @@ in
       mode = "0755";
     };
 
-    # The Redis exporter runs with a dynamic user; the socket is group-only.
+    # The Redis exporter runs with a dynamic user; the socket is group-only (the server's group).
     systemd.services.prometheus-redis-exporter = lib.mkIf s.exporters.redis {
       after = [ "${names.redisUnit}.service" ];
       serviceConfig.SupplementaryGroups = [
-        config.services.redis.servers.${names.redisServer}.user
+        config.services.redis.servers.${names.redisServer}.group
       ];
     };
     systemd.services.prometheus-postgres-exporter = lib.mkIf s.exporters.postgres {

@@ -1,6 +1,8 @@
-# Traefik: the only public listener (80 and 443). Static and dynamic
-# configuration are nix/lib's traefikStatic/traefikDynamic for this host;
-# the ACME account and certificates live in Traefik's dataDir.
+# Traefik: the only public listener (80 and 443). Its static and dynamic
+# configuration are nix/lib's traefikStatic/traefikDynamic for this host, in
+# nixpkgs' services.traefik.staticConfigOptions/dynamicConfigOptions (the
+# nixpkgs module writes both as TOML and points the file provider at the
+# dynamic file). The ACME account and certificates live in its dataDir.
 {
   config,
   lib,
@@ -9,38 +11,36 @@
 
 let
   cfg = config.services.mainplatform;
-  mp = import ./lib.nix;
+  mp = import ./lib.nix { inherit lib; };
   s = cfg.finalSettings;
 
   # Without ACME, Traefik reads the certificate and key from its systemd
   # credentials, so the key file itself can stay root-only.
   credentials = mp.names.credentialsDir "traefik";
   ownCertificate = !cfg.tls.acme;
-  # (the module's assertion reports missing files; this keeps evaluation
-  # from failing on them first)
+  # (missing files are reported by the module's assertion, not by a failed
+  # string interpolation here)
   haveFiles = cfg.tls.certificateFile != null && cfg.tls.keyFile != null;
 in
 {
   config = lib.mkIf cfg.enable {
     services.traefik = {
       enable = true;
-      static.settings = mp.traefikStatic {
+      staticConfigOptions = mp.traefikStatic {
         settings = s;
         inherit (cfg.tls) acme;
       };
-      # The nixpkgs module links each file into dynamic.dir and points the
-      # file provider (watch = true) at that directory.
-      dynamic.dir = "${config.services.traefik.dataDir}/dynamic";
-      dynamic.files.mainplatform.settings = mp.traefikDynamic (
-        {
-          settings = s;
-          inherit (cfg.tls) acme;
-        }
-        // lib.optionalAttrs ownCertificate {
-          certificateFile = "${credentials}/tls.crt";
-          keyFile = "${credentials}/tls.key";
-        }
-      );
+      dynamicConfigOptions = mp.traefikDynamic {
+        settings = s;
+        certificate =
+          if ownCertificate then
+            {
+              certFile = "${credentials}/tls.crt";
+              keyFile = "${credentials}/tls.key";
+            }
+          else
+            null;
+      };
     };
 
     systemd.services.traefik = {

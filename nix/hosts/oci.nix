@@ -28,7 +28,14 @@
 }:
 
 {
-  imports = [ (modulesPath + "/profiles/qemu-guest.nix") ];
+  imports = [
+    (modulesPath + "/profiles/qemu-guest.nix")
+    # SSH keys only, fail2ban, kernel and Nix settings (the flake's
+    # nixosModules.host-policy).
+    ../../modules/host-policy.nix
+  ];
+
+  nixpkgs.hostPlatform = "aarch64-linux";
 
   # ── The platform ───────────────────────────────────────────────────────
   services.mainplatform = {

@@ -9,13 +9,6 @@
 
 let
   source = ../../frontend;
-  # The static files live in frontend/public or frontend/dist when the
-  # frontend has such a directory with an index.html, else in frontend/.
-  webSubdir =
-    lib.findFirst (d: builtins.pathExists (source + "/${d}/index.html")) "" [
-      "public"
-      "dist"
-    ];
   share = "share/mainplatform/frontend";
   self = runCommand "mainplatform-frontend" {
     src = lib.fileset.toSource {
@@ -23,7 +16,7 @@ let
       fileset = source;
     };
     passthru = {
-      webRoot = "${self}/${share}${lib.optionalString (webSubdir != "") "/${webSubdir}"}";
+      webRoot = "${self}/${share}/public";
       serverFragment = "${self}/${share}/nginx/server.conf";
     };
     meta = {
@@ -34,10 +27,6 @@ let
   } ''
     mkdir -p $out/${share}
     cp -r $src/. $out/${share}/
-    test -f $out/${share}/nginx/server.conf || {
-      echo "frontend/nginx/server.conf is missing" >&2
-      exit 1
-    }
   '';
 in
 self

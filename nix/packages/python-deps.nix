@@ -26,6 +26,7 @@ ps: {
     ps.pytest
     ps.hypothesis
     ps.pyyaml
+    ps.pyflakes
   ];
 
   dev = [

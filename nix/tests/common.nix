@@ -19,7 +19,10 @@ let
   ];
 in
 {
-  imports = [ self.nixosModules.default ];
+  imports = [
+    self.nixosModules.default
+    self.nixosModules.host-policy
+  ];
 
   virtualisation = {
     memorySize = 3072;

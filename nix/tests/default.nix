@@ -1,6 +1,12 @@
 # The NixOS VM tests (pkgs.testers.runNixOSTest), wired into
 # checks.x86_64-linux by flake.nix: they need KVM, so they run where Nix and
 # KVM are available (`nix flake check`, or `nix build .#checks.x86_64-linux.vm-platform`).
+#
+# Each test also has a `-driver` check: the test driver alone, whose build
+# type-checks the testScript (mypy) and lints it (pyflakes) and evaluates
+# every node, without starting a VM (`nix flake check --no-build` evaluates
+# them all; `nix build .#checks.x86_64-linux.vm-platform-driver` runs the
+# script checks).
 {
   pkgs,
   self,
@@ -8,16 +14,15 @@
 
 let
   common = import ./common.nix { inherit self; };
-  run = test: pkgs.testers.runNixOSTest test;
+  tests = {
+    vm-platform = pkgs.testers.runNixOSTest (import ./platform.nix { inherit common; });
+    vm-hardening = pkgs.testers.runNixOSTest (import ./hardening.nix { inherit common; });
+  };
 in
-{
-  vm-platform = run (
-    import ./platform.nix {
-      inherit common;
-      hasAlerts = builtins.pathExists ../observability/alerts.yml;
-      hasDashboards = builtins.pathExists ../observability/dashboards;
-    }
-  );
-
-  vm-hardening = run (import ./hardening.nix { inherit common; });
-}
+tests
+// builtins.listToAttrs (
+  map (name: {
+    name = "${name}-driver";
+    value = tests.${name}.driver;
+  }) (builtins.attrNames tests)
+)

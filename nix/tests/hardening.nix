@@ -9,18 +9,24 @@
 
   nodes.server = common;
 
-  testScript = ''
+  testScript =
+    { nodes, ... }:
+    let
+      inherit (nodes.server.services.mainplatform.finalSettings.ports) backend;
+    in
+    ''
+    READY = "curl -sf http://127.0.0.1:${toString backend}/api/ready"
+
     start_all()
     server.wait_for_unit("mainplatform-backend.service")
-    server.wait_until_succeeds("curl -sf http://127.0.0.1:8000/api/ready", timeout=120)
+    server.wait_until_succeeds(READY, timeout=120)
 
     with subtest("the backend is sandboxed"):
         # systemd-analyze prints e.g. "→ Overall exposure level for ...: 1.9 OK"
         out = server.succeed("systemd-analyze security mainplatform-backend.service --no-pager | tail -n1")
         score = float(out.split(":")[-1].split()[0])
         assert score <= 4.0, f"exposure too high: {out}"
-        for unit in ["mainplatform-migrate.service", "mainplatform-backup.service"]:
-            server.succeed(f"systemctl show -p ProtectSystem {unit} | grep -qx ProtectSystem=strict")
+        server.succeed("systemctl show -p ProtectSystem mainplatform-backup.service | grep -qx ProtectSystem=strict")
 
     with subtest("it runs as mainplatform with no capabilities"):
         pid = server.succeed("systemctl show -p MainPID --value mainplatform-backend.service").strip()
@@ -49,6 +55,6 @@
         server.succeed("mv /run/keys/mainplatform/jwt-secret.away /run/keys/mainplatform/jwt-secret")
         server.succeed("systemctl reset-failed mainplatform-backend.service")
         server.succeed("systemctl start mainplatform-backend.service")
-        server.wait_until_succeeds("curl -sf http://127.0.0.1:8000/api/ready", timeout=120)
-  '';
+        server.wait_until_succeeds(READY, timeout=120)
+    '';
 }

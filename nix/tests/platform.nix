@@ -5,11 +5,7 @@
 # loopback; every scrape target is up; every internal port is closed to the
 # client and bound to loopback; the backup writes its dumps and the metric
 # that Prometheus then sees.
-{
-  common,
-  hasAlerts,
-  hasDashboards,
-}:
+{ common }:
 {
   name = "mainplatform-platform";
 
@@ -29,6 +25,19 @@
     { nodes, ... }:
     let
       ip = nodes.server.networking.primaryIPAddress;
+      ports = nodes.server.services.mainplatform.finalSettings.ports;
+      # Every port the platform listens on besides SSH, HTTP and HTTPS.
+      internal = map (name: ports.${name}) [
+        "backend"
+        "frontend"
+        "traefikMetrics"
+        "prometheus"
+        "grafana"
+        "nodeExporter"
+        "postgresExporter"
+        "redisExporter"
+      ];
+      list = l: "[${builtins.concatStringsSep ", " (map toString l)}]";
     in
     ''
       import json
@@ -37,8 +46,13 @@
       IP = "${ip}"
       RESOLVE = f"--resolve platform.test:443:{IP} --resolve platform.test:80:{IP}"
       CURL = f"curl --silent --show-error --max-time 10 {RESOLVE} --cacert /tmp/platform-ca.crt"
-      HAS_ALERTS = ${if hasAlerts then "True" else "False"}
-      HAS_DASHBOARDS = ${if hasDashboards then "True" else "False"}
+      BACKEND = ${toString ports.backend}
+      PROMETHEUS = ${toString ports.prometheus}
+      GRAFANA = ${toString ports.grafana}
+      NODE_EXPORTER = ${toString ports.nodeExporter}
+      INTERNAL_PORTS = ${list internal}
+      PUBLIC_PORTS = ${list [ ports.ssh ports.web ports.websecure ]}
+      DATABASE_PORTS = ${list [ ports.postgres ports.redis ]}
 
 
       def until(check, what, timeout=180):
@@ -62,7 +76,6 @@
               "mainplatform-test-secrets.service",
               "postgresql.target",
               "redis-mainplatform.service",
-              "mainplatform-migrate.service",
               "mainplatform-backend.service",
               "nginx.service",
               "traefik.service",
@@ -76,10 +89,10 @@
           ]:
               server.wait_for_unit(unit)
           server.succeed("systemctl is-active mainplatform-backup.timer")
-          for port in [8000, 8081, 8082, 9090, 3000, 9100, 9187, 9121]:
+          for port in INTERNAL_PORTS:
               server.wait_for_open_port(port, "127.0.0.1")
           server.wait_for_open_port(443)
-          server.wait_until_succeeds("curl -sf http://127.0.0.1:8000/api/ready", timeout=120)
+          server.wait_until_succeeds(f"curl -sf http://127.0.0.1:{BACKEND}/api/ready", timeout=120)
           client.wait_for_unit("multi-user.target")
 
       with subtest("the client trusts the server's (test) certificate"):
@@ -131,43 +144,43 @@
           client.fail("grep -q mainplatform_http_requests_total /tmp/metrics.out")
 
       with subtest("/metrics is served on loopback and counts the requests above"):
-          server.succeed("curl -sf http://127.0.0.1:8000/metrics | grep -q 'mainplatform_http_requests_total{'")
+          server.succeed(f"curl -sf http://127.0.0.1:{BACKEND}/metrics | grep -q 'mainplatform_http_requests_total{{'")
 
       with subtest("every Prometheus target is up"):
           expected = {"backend", "traefik", "prometheus", "node", "postgres", "redis"}
 
           def targets_up():
-              data = json.loads(server.succeed("curl -sf http://127.0.0.1:9090/api/v1/targets"))
+              data = json.loads(server.succeed(f"curl -sf http://127.0.0.1:{PROMETHEUS}/api/v1/targets"))
               active = data["data"]["activeTargets"]
               health = {t["labels"]["job"]: t["health"] for t in active}
               return set(health) == expected and all(h == "up" for h in health.values())
 
           until(targets_up, "all Prometheus targets up", timeout=240)
-          if HAS_ALERTS:
-              rules = server.succeed("curl -sf http://127.0.0.1:9090/api/v1/rules")
-              assert "BackendDown" in rules, "alert rules are not loaded"
+          rules = server.succeed(f"curl -sf http://127.0.0.1:{PROMETHEUS}/api/v1/rules")
+          assert "BackendDown" in rules, "alert rules are not loaded"
 
       with subtest("Grafana: loopback only, no anonymous access, provisioned"):
-          server.wait_until_succeeds("curl -sf http://127.0.0.1:3000/api/health", timeout=120)
-          server.succeed("test \"$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:3000/api/search)\" = 401")
+          grafana = f"http://127.0.0.1:{GRAFANA}"
+          server.wait_until_succeeds(f"curl -sf {grafana}/api/health", timeout=120)
+          server.succeed(f"test \"$(curl -s -o /dev/null -w '%{{http_code}}' {grafana}/api/search)\" = 401")
           auth = "-u admin:$(cat /run/keys/mainplatform/grafana-admin-password)"
-          ds = json.loads(server.succeed(f"curl -sf {auth} http://127.0.0.1:3000/api/datasources/uid/prometheus"))
-          assert ds["url"] == "http://127.0.0.1:9090", ds
-          if HAS_DASHBOARDS:
-              found = json.loads(server.succeed(f"curl -sf {auth} 'http://127.0.0.1:3000/api/search?type=dash-db'"))
-              assert len(found) > 0, "no dashboard was provisioned"
+          ds = json.loads(server.succeed(f"curl -sf {auth} {grafana}/api/datasources/uid/prometheus"))
+          assert ds["url"] == f"http://127.0.0.1:{PROMETHEUS}", ds
+          found = json.loads(server.succeed(f"curl -sf {auth} '{grafana}/api/search?type=dash-db'"))
+          assert len(found) > 0, "no dashboard was provisioned"
 
       with subtest("the firewall: 80 and 443 (and 22) are open, nothing else"):
-          for port in [22, 80, 443]:
+          for port in PUBLIC_PORTS:
               client.succeed(f"timeout 5 bash -c '</dev/tcp/{IP}/{port}'")
-          for port in [3000, 5432, 6379, 8000, 8081, 8082, 9090, 9100, 9121, 9187]:
+          for port in INTERNAL_PORTS + DATABASE_PORTS:
               client.fail(f"timeout 5 bash -c '</dev/tcp/{IP}/{port}'")
 
       with subtest("every listener but 22, 80 and 443 is bound to loopback"):
           listeners = server.succeed("ss -Htln | awk '{print $4}'").split()
+          public = {str(p) for p in PUBLIC_PORTS}
           for address in listeners:
-              host, _, port = address.rpartition(":")
-              if port in ("22", "80", "443"):
+              host, _, listening = address.rpartition(":")
+              if listening in public:
                   continue
               assert host in ("127.0.0.1", "[::1]"), f"{address} is not on loopback"
 
@@ -177,24 +190,26 @@
           server.succeed("ls /var/lib/mainplatform/backups/redis-*.rdb")
           server.succeed("test \"$(stat -c %a /var/lib/mainplatform/backups)\" = 700")
           server.succeed(
-              "curl -sf http://127.0.0.1:9100/metrics"
+              f"curl -sf http://127.0.0.1:{NODE_EXPORTER}/metrics"
               " | grep -q 'mainplatform_backup_last_success_timestamp_seconds{kind=\"postgres\"}'"
           )
 
           def backup_metric_in_prometheus():
               q = "mainplatform_backup_last_success_timestamp_seconds"
-              data = json.loads(server.succeed(f"curl -sf 'http://127.0.0.1:9090/api/v1/query?query={q}'"))
+              data = json.loads(server.succeed(f"curl -sf 'http://127.0.0.1:{PROMETHEUS}/api/v1/query?query={q}'"))
               kinds = {r["metric"].get("kind") for r in data["data"]["result"]}
               return {"postgres", "redis"} <= kinds
 
           until(backup_metric_in_prometheus, "the backup metric in Prometheus", timeout=120)
 
       with subtest("the dump restores"):
+          # The dumps are readable by the platform's user only (mode 0700
+          # directory): restore as that user, into a database it owns.
           server.succeed(
               "f=$(ls /var/lib/mainplatform/backups/postgres-*.dump | head -n1);"
-              " runuser -u postgres -- createdb restorecheck"
-              " && runuser -u postgres -- pg_restore --no-owner -d restorecheck \"$f\""
-              " && runuser -u postgres -- psql -tA -d restorecheck -c 'select count(*) from users' | grep -qx 1"
+              " runuser -u postgres -- createdb -O mainplatform restorecheck"
+              " && runuser -u mainplatform -- pg_restore --no-owner -d restorecheck \"$f\""
+              " && runuser -u mainplatform -- psql -tA -d restorecheck -c 'select count(*) from users' | grep -qx 1"
           )
     '';
 }
