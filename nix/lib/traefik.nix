@@ -9,13 +9,6 @@ let
   inherit (settingsLib) mkSettings isProduction;
 
   resolver = "letsencrypt";
-
-  contentSecurityPolicy = builtins.concatStringsSep "; " [
-    "default-src 'self'"
-    "object-src 'none'"
-    "base-uri 'none'"
-    "frame-ancestors 'none'"
-  ];
 in
 {
   static =
@@ -173,12 +166,14 @@ in
         };
 
         middlewares = {
+          # One owner per header: the content headers (CSP, Referrer-Policy,
+          # Permissions-Policy, X-Frame-Options, nosniff, CORP/COOP) belong to
+          # whoever made the response (the backend for /api, nginx's
+          # frontend/nginx/server.conf for the app); Traefik, the TLS edge,
+          # owns only HSTS and strips the server banners. Traefik's headers
+          # middleware overwrites an upstream's header of the same name, so a
+          # second owner here would silently weaken theirs.
           security-headers.headers = {
-            contentTypeNosniff = true;
-            frameDeny = true;
-            referrerPolicy = "strict-origin-when-cross-origin";
-            inherit contentSecurityPolicy;
-            permissionsPolicy = "camera=(), microphone=(), geolocation=(), payment=()";
             customResponseHeaders = {
               # An empty value removes the header.
               "Server" = "";
