@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -15,23 +16,29 @@ def run(*cmd: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+def ruff() -> str:
+    """The ruff executable: beside this interpreter (a venv), else on PATH (nixpkgs' ruff,
+    which is a program, not a Python module)."""
+    exe = shutil.which("ruff", path=os.path.dirname(sys.executable)) or shutil.which("ruff")
+    if exe is None:
+        pytest.fail("ruff is not installed: pip install -e 'backend[test]'")
+    return exe
+
+
 @pytest.fixture(scope="module", autouse=True)
 def tools() -> None:
-    for module in ("ruff", "mypy"):
-        if (
-            shutil.which(module) is None
-            and run(sys.executable, "-m", module, "--version").returncode
-        ):
-            pytest.fail(f"{module} is not installed: pip install -e 'backend[test]'")
+    ruff()
+    if run(sys.executable, "-m", "mypy", "--version").returncode:
+        pytest.fail("mypy is not installed: pip install -e 'backend[test]'")
 
 
 def test_ruff_lint() -> None:
-    r = run(sys.executable, "-m", "ruff", "check", "backend", "tests")
+    r = run(ruff(), "check", "backend", "tests")
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_ruff_format() -> None:
-    r = run(sys.executable, "-m", "ruff", "format", "--check", "backend", "tests")
+    r = run(ruff(), "format", "--check", "backend", "tests")
     assert r.returncode == 0, r.stdout + r.stderr
 
 

@@ -3,8 +3,11 @@ start a child process with a bounded wait. Self-contained on purpose."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.support import running  # noqa: F401 - re-exported
 from tests.tooling import (  # noqa: F401 - re-exported for the tests in this folder
@@ -21,12 +24,13 @@ ROOT = HERE.parents[1]
 MODULES = ROOT / "modules"
 
 
-def evaluate_modules(cfg_overrides: dict[str, Any] | None = None) -> Any:
-    """What every file of modules/ assigns, applied to stub arguments (tests/modules/eval.nix)."""
-    arg = to_nix(cfg_overrides or {})
-    return nix_eval(f"import {HERE}/eval.nix {{ cfgOverrides = {arg}; }}")
-
-
 def module_lib(expr: str) -> Any:
-    """Evaluate `expr` with `m` bound to modules/lib.nix and `p` to nix/lib."""
-    return nix_eval(f"let m = import {MODULES}/lib.nix; p = import {ROOT}/nix/lib; in {expr}")
+    """Evaluate `expr` with `m` bound to modules/lib.nix (given nixpkgs' real lib from
+    $MAINPLATFORM_NIXPKGS) and `p` to nix/lib; skipped without that directory."""
+    nixpkgs = os.environ.get("MAINPLATFORM_NIXPKGS")
+    if not nixpkgs:
+        pytest.skip("MAINPLATFORM_NIXPKGS is not set: modules/lib.nix needs nixpkgs' lib")
+    return nix_eval(
+        f"let lib = import {nixpkgs}/lib; m = import {MODULES}/lib.nix {{ inherit lib; }};"
+        f" p = import {ROOT}/nix/lib; in {expr}"
+    )

@@ -1,6 +1,6 @@
 """The real Traefik accepts the configuration the module gives it without ACME
 (modules/lib.nix traefikStatic/traefikDynamic with acme = false, the file
-provider on a directory as the nixpkgs module sets it) and then serves HTTPS
+provider on the dynamic file as nixpkgs' traefik module sets it) and then serves HTTPS
 with the given certificate, routes `/` and `/api` to their upstreams, does not
 route `/metrics` and redirects HTTP to HTTPS. Ports are moved to free loopback
 ports through the module's `settings` overrides; everything else is as on the host.
@@ -87,17 +87,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     }
     rendered = module_lib(
         f'let s = m.hostSettings {{ domain = "{DOMAIN}"; acmeEmail = "ops@{DOMAIN}";'
-        f' acmeStorage = "{d}/acme.json"; overrides = {to_nix(overrides)}; }}; in {{'
+        f' acmeStorage = "{d}/acme.json"; grafanaDashboards = null;'
+        f" settings = {to_nix(overrides)}; }}; in {{"
         " static = m.traefikStatic { settings = s; acme = false; };"
-        " dynamic = m.traefikDynamic { settings = s; acme = false;"
-        f' certificateFile = "{cert}"; keyFile = "{key}"; }}; }}'
+        " dynamic = m.traefikDynamic { settings = s;"
+        f' certificate = {{ certFile = "{cert}"; keyFile = "{key}"; }}; }}; }}'
     )
-    dynamic_dir = d / "dynamic"
-    dynamic_dir.mkdir()
-    (dynamic_dir / "_nixos-mainplatform.yml").write_text(json.dumps(rendered["dynamic"]))
+    dynamic_file = d / "dynamic.yml"
+    dynamic_file.write_text(json.dumps(rendered["dynamic"]))
     static = rendered["static"]
-    # What the nixpkgs module adds for services.traefik.dynamic.dir:
-    static["providers"] = {"file": {"directory": str(dynamic_dir), "watch": True}}
+    # What nixpkgs' traefik module adds (providers.file.filename, its dynamic file):
+    static["providers"] = {"file": {"filename": str(dynamic_file)}}
     (d / "static.yml").write_text(json.dumps(static))
 
     servers = [_upstream("backend", backend), _upstream("frontend", frontend)]
@@ -162,4 +162,4 @@ def test_http_redirects_to_https(site: dict[str, Any]) -> None:
 
 
 def test_the_module_files_are_where_the_test_says(site: dict[str, Any]) -> None:
-    assert Path(site["static"]["providers"]["file"]["directory"]).is_dir()
+    assert Path(site["static"]["providers"]["file"]["filename"]).is_file()

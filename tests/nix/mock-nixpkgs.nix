@@ -130,7 +130,12 @@ let
           writeShellApplication = args: drv args.name { inherit args; };
           linkFarm = name: entries: drv name { inherit entries; };
           # pkgs/build-support/testers/default.nix: takes a test module.
-          testers.runNixOSTest = test: drv "vm-test-run-${test.name}" { inherit test; };
+          testers.runNixOSTest =
+            test:
+            drv "vm-test-run-${test.name}" { inherit test; }
+            // {
+              driver = drv "nixos-test-driver-${test.name}" { inherit test; };
+            };
           mkShell = args: drv "shell" { inherit args; };
           dockerTools = {
             buildLayeredImage = args: drv "${args.name}.tar.gz" { inherit args; };

@@ -1,0 +1,129 @@
+# The module and the hosts evaluated by nixpkgs' real module system against
+# nixpkgs' real option declarations, as `nixos-rebuild` would evaluate them,
+# without the nixpkgs tree (which cannot be had here).
+#
+#   nix-instantiate --eval --strict --json tests/modules/real/eval.nix \
+#     --arg nixpkgs /path/to/dir -A oci.report
+#
+# `nixpkgs` is a directory holding nixpkgs' lib/ and the single files listed
+# in tests/modules/nixpkgs-files.txt (nixpkgs' code: never committed here).
+# Everything a real file declares is checked by that file: an option that
+# does not exist, a wrong type, two definitions that clash, a failed
+# assertion, all fail with nixpkgs' own message. What no loaded file declares
+# is declared by ./stubs.nix, which the tests keep from ever declaring an
+# option a real file declares.
+{
+  nixpkgs,
+  # Extra modules for every evaluation (the tests use it to provoke errors).
+  extraModules ? [ ],
+  # Manifest files not to load as modules (to bisect a failure).
+  skip ? [ ],
+}:
+
+let
+  lib = import (nixpkgs + "/lib");
+  root = ../../..;
+
+  manifest = lib.filter (l: l != "" && !lib.hasPrefix "#" l) (
+    lib.splitString "\n" (builtins.readFile ../nixpkgs-files.txt)
+  );
+  paths = map (l: lib.head (lib.splitString "\t" l)) manifest;
+  # The NixOS modules among the files (nixos/lib and pkgs/ are imported by them).
+  realModules = map (p: nixpkgs + "/${p}") (
+    lib.filter (p: lib.hasPrefix "nixos/modules/" p && !(lib.elem p (notModules ++ skip))) paths
+  );
+  # Files that are imported by other files rather than being modules.
+  notModules = [
+    "nixos/modules/services/web-servers/nginx/vhost-options.nix"
+    "nixos/modules/services/web-servers/nginx/location-options.nix"
+    "nixos/modules/services/monitoring/prometheus/exporters/node.nix"
+    "nixos/modules/services/monitoring/prometheus/exporters/postgres.nix"
+    "nixos/modules/services/monitoring/prometheus/exporters/redis.nix"
+    "nixos/modules/profiles/qemu-guest.nix"
+    "nixos/modules/virtualisation/oci-common.nix"
+  ];
+
+  # What nixos/modules/misc/extra-arguments.nix and eval-config.nix pass.
+  arguments =
+    { config, ... }:
+    let
+      pkgs = import ./fake-pkgs.nix {
+        inherit lib nixpkgs;
+        inherit (config.nixpkgs) hostPlatform;
+      };
+    in
+    {
+      _module.args = {
+        inherit pkgs;
+        utils = import (nixpkgs + "/nixos/lib/utils.nix") { inherit lib config pkgs; };
+        baseModules = [ ];
+        extraModules = [ ];
+        modules = [ ];
+        noUserModules = { };
+      };
+    };
+
+  # Our own packages are built from the source tree with lib.fileset, which
+  # needs Nix >= 2.14 (builtins.readFileType); the Nix here is older, so the
+  # two package options get stand-ins with the attributes the module reads.
+  packages =
+    { pkgs, ... }:
+    {
+    services.mainplatform = {
+      package = pkgs.mainplatform;
+      frontendPackage = pkgs.mainplatform-frontend // {
+        webRoot = "${pkgs.mainplatform-frontend}/share/mainplatform/frontend/public";
+        serverFragment = "${pkgs.mainplatform-frontend}/share/mainplatform/frontend/nginx/server.conf";
+      };
+    };
+    };
+
+  evaluate =
+    modules:
+    lib.evalModules {
+      modules =
+        realModules
+        ++ [
+          arguments
+          ./stubs.nix
+        ]
+        ++ modules
+        ++ extraModules;
+      specialArgs = {
+        modulesPath = nixpkgs + "/nixos/modules";
+      };
+    };
+
+  # The flake's outputs as the VM tests see them (nix/tests/common.nix).
+  self.nixosModules = {
+    default = root + "/modules";
+    host-policy = root + "/modules/host-policy.nix";
+  };
+
+  ours = import ./report.nix { inherit lib; };
+in
+{
+  inherit lib;
+
+  # nixosConfigurations.oci: the module and nix/hosts/oci.nix.
+  oci = ours (evaluate [
+    packages
+    (root + "/modules")
+    (root + "/nix/hosts/oci.nix")
+  ]);
+
+  # The server node of both VM tests (nix/tests/common.nix), with what the
+  # test framework adds to every node that matters here.
+  vmServer = ours (evaluate [
+    packages
+    (import (root + "/nix/tests/common.nix") { inherit self; })
+    {
+      # What pkgs.testers.runNixOSTest sets on every node.
+      nixpkgs.hostPlatform = "x86_64-linux";
+      networking.hostName = "server";
+      system.stateVersion = lib.trivial.release;
+    }
+  ]);
+
+  inherit evaluate;
+}

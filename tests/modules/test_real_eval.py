@@ -1,0 +1,221 @@
+"""The NixOS module and the oci host, evaluated by nixpkgs' real module system against
+nixpkgs' real option declarations (tests/modules/real/eval.nix).
+
+Runs when MAINPLATFORM_NIXPKGS names a directory holding nixpkgs' lib/ and the files of
+tests/modules/nixpkgs-files.txt (their sha256 is checked first); without it every test
+here is skipped, saying why. nixpkgs itself (4.4 GB) cannot be had here; these files
+are nixpkgs' code and are never committed (README, "Testing the NixOS module").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.tooling import require_program
+
+HERE = Path(__file__).resolve().parent
+_spec = importlib.util.spec_from_file_location("placeholders", HERE / "real" / "placeholders.py")
+assert _spec and _spec.loader
+placeholders = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(placeholders)
+EVAL = HERE / "real" / "eval.nix"
+MANIFEST = HERE / "nixpkgs-files.txt"
+
+
+def manifest() -> list[list[str]]:
+    lines = MANIFEST.read_text(encoding="utf-8").splitlines()
+    return [line.split("\t") for line in lines if line and not line.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def nixpkgs() -> Path:
+    value = os.environ.get("MAINPLATFORM_NIXPKGS")
+    if not value:
+        pytest.skip(
+            "MAINPLATFORM_NIXPKGS is not set: the real-declarations tier needs nixpkgs' lib/ "
+            "and the files of tests/modules/nixpkgs-files.txt (README, 'Testing the NixOS module')"
+        )
+    root = Path(value)
+    assert (root / "lib/modules.nix").is_file(), f"{root} has no nixpkgs lib/"
+    for path, _repo, _commit, digest in manifest():
+        file = root / path
+        assert file.is_file(), f"{file} is missing (tests/modules/nixpkgs-files.txt)"
+        actual = hashlib.sha256(file.read_bytes()).hexdigest()
+        assert actual == digest, f"{file} is not the copy the manifest names"
+    placeholders.write(root)
+    return root
+
+
+def evaluate(nixpkgs: Path, attr: str, extra: str = "[ ]") -> subprocess.CompletedProcess[str]:
+    nix = require_program("nix-instantiate", "apt-get install nix-bin")
+    return subprocess.run(
+        [
+            nix,
+            "--eval",
+            "--strict",
+            "--json",
+            str(EVAL),
+            "--arg",
+            "nixpkgs",
+            str(nixpkgs),
+            "--arg",
+            "extraModules",
+            extra,
+            "-A",
+            attr,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=HERE,
+    )
+
+
+def report(nixpkgs: Path, which: str) -> Any:
+    proc = evaluate(nixpkgs, f"{which}.report")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def error(nixpkgs: Path, extra: str, attr: str = "oci.report") -> str:
+    proc = evaluate(nixpkgs, attr, extra)
+    assert proc.returncode != 0, "the evaluation was expected to fail"
+    return proc.stderr
+
+
+@pytest.fixture(scope="module")
+def oci(nixpkgs: Path) -> Any:
+    return report(nixpkgs, "oci")
+
+
+@pytest.fixture(scope="module")
+def vm_server(nixpkgs: Path) -> Any:
+    return report(nixpkgs, "vmServer")
+
+
+@pytest.mark.parametrize("which", ["oci", "vm_server"])
+def test_evaluates_without_failed_assertions(which: str, request: pytest.FixtureRequest) -> None:
+    r = request.getfixturevalue(which)
+    assert r["assertions"] == []
+    assert r["warnings"] == []
+    # every unit nixpkgs renders for the host has its text
+    assert all(isinstance(t, str) and t for t in r["units"].values())
+
+
+def test_the_oci_host(oci: Any) -> None:
+    assert oci["hostPlatform"] == "aarch64-linux"
+    assert oci["stateVersion"] == "26.05"
+    assert oci["postgresql"]["package"] == "postgresql_16"
+    ports = oci["finalSettings"]["ports"]
+    # 80/443 from the module, 22 from the host policy's sshd (openFirewall)
+    assert sorted(oci["firewall"]["allowedTCPPorts"]) == sorted(
+        [ports["web"], ports["websecure"], ports["ssh"]]
+    )
+    assert oci["openssh"]["ports"] == [ports["ssh"]]
+    assert oci["openssh"]["settings"]["PasswordAuthentication"] is False
+    assert oci["sysctl"]["kernel.kptr_restrict"] == 2
+    assert oci["sysctl"]["net.ipv4.conf.all.accept_redirects"] is False
+    assert oci["fail2ban"]["enable"] is True
+
+
+def test_the_backend_unit(oci: Any) -> None:
+    unit = oci["units"]["mainplatform-backend.service"]
+    assert "Type=exec" in unit
+    assert "ExecStartPre=" in unit and " migrate" in unit
+    assert "LoadCredential=jwt_secret:/var/lib/mainplatform-secrets/jwt-secret" in unit
+    assert "ProcSubset" not in unit
+    assert "JWT_SECRET=" not in unit
+    assert "mainplatform-migrate.service" not in oci["units"]
+
+
+def test_traefik_from_nix_lib(oci: Any) -> None:
+    static = oci["traefik"]["staticConfigOptions"]
+    assert "providers" not in static  # the nixpkgs module points the file provider itself
+    assert static["certificatesResolvers"]["letsencrypt"]["acme"]["storage"] == (
+        "/var/lib/traefik/acme.json"
+    )
+    dynamic = oci["traefik"]["dynamicConfigOptions"]
+    assert set(dynamic["http"]["routers"]) == {"api", "frontend"}
+    assert "ExecStart=" in oci["units"]["traefik.service"]
+
+
+def test_redis_socket_group_and_exporters(oci: Any) -> None:
+    redis = oci["redis"]
+    assert redis["port"] == 0
+    assert redis["group"] in oci["users"]["mainplatform"]["extraGroups"]
+    exporters = oci["prometheus"]["exporters"]
+    assert all(exporters[name]["enable"] for name in ("node", "postgres", "redis"))
+    assert oci["prometheus"]["ruleFiles"], "the alert rules are not loaded"
+
+
+def test_vm_server_node(vm_server: Any) -> None:
+    unit = vm_server["units"]["traefik.service"]
+    assert "LoadCredential=tls.crt:/run/keys/mainplatform/tls.crt" in unit
+    assert "certificatesResolvers" not in vm_server["traefik"]["staticConfigOptions"]
+
+
+# --- the harness sees what the stub tier could not (issue findings 1-3) --------------
+
+
+def test_an_option_that_does_not_exist(nixpkgs: Path) -> None:
+    err = error(nixpkgs, "[ { services.traefik.static.settings = { }; } ]")
+    assert "The option `services.traefik.static' does not exist" in err
+
+
+def bare(nixpkgs: Path, module: str, attr: str) -> subprocess.CompletedProcess[str]:
+    """Evaluate `attr` of a host made of the real modules and `module` only."""
+    nix = require_program("nix-instantiate", "apt-get install nix-bin")
+    expr = (
+        f"(import {EVAL} {{ nixpkgs = {nixpkgs}; }}).evaluate "
+        f'[ {{ nixpkgs.hostPlatform = "x86_64-linux"; }} ({module}) ]'
+    )
+    return subprocess.run(
+        [nix, "--eval", "--strict", "--json", "-E", f"({expr}).config.{attr}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=HERE,
+    )
+
+
+def test_a_mkdefault_of_postgresql_package_clashes_with_nixpkgs(nixpkgs: Path) -> None:
+    module = (
+        "{ lib, pkgs, ... }: { services.postgresql.enable = true; "
+        "services.postgresql.package = lib.mkDefault pkgs.postgresql_16; }"
+    )
+    proc = bare(nixpkgs, module, "services.postgresql.package.name")
+    assert "`services.postgresql.package' is defined multiple times" in proc.stderr
+    # what the module does instead: a plain definition wins over nixpkgs' mkDefault
+    proc = bare(nixpkgs, module.replace("lib.mkDefault ", ""), "services.postgresql.package.name")
+    assert json.loads(proc.stdout) == "postgresql_16", proc.stderr
+
+
+def test_a_sysctl_mkdefault_clashes_with_nixpkgs(nixpkgs: Path) -> None:
+    module = '{ lib, ... }: { boot.kernel.sysctl."kernel.kptr_restrict" = lib.mkDefault 2; }'
+    proc = bare(nixpkgs, module, 'boot.kernel.sysctl."kernel.kptr_restrict"')
+    assert "kernel.kptr_restrict\"' is defined multiple times" in proc.stderr
+    # what modules/host-policy.nix does instead
+    proc = bare(
+        nixpkgs,
+        module.replace("lib.mkDefault", "lib.mkOverride 900"),
+        'boot.kernel.sysctl."kernel.kptr_restrict"',
+    )
+    assert json.loads(proc.stdout) == 2, proc.stderr
+
+
+def test_a_stub_cannot_shadow_a_real_declaration(nixpkgs: Path) -> None:
+    module = (
+        "[ ({ lib, ... }: { options.services.traefik.dataDir = "
+        "lib.mkOption { type = lib.types.anything; }; }) ]"
+    )
+    assert "is already declared in" in error(nixpkgs, module)
