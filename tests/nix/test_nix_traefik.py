@@ -391,8 +391,8 @@ def test_traefik_production_redirects_and_sets_hsts(backend: StandIn, tmp_path: 
             what="HTTPS on the frontend router",
         )
         assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
-        for name, value in frontend_headers().items():
-            assert headers[name] == value, name
+        # The upstream here is a stand-in that sets no content headers: the edge adds none.
+        assert "content-security-policy" not in {k.lower() for k in headers}
         assert https_get("/api/health")[0] == 200
         assert https_get("/metrics")[0] == 404
         assert config_errors(log) == [], tail(log)
