@@ -391,8 +391,9 @@ def test_traefik_production_redirects_and_sets_hsts(backend: StandIn, tmp_path: 
             what="HTTPS on the frontend router",
         )
         assert headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
-        # The upstream here is a stand-in that sets no content headers: the edge adds none.
-        assert "content-security-policy" not in {k.lower() for k in headers}
+        received = {k.lower(): v for k, v in headers.items()}
+        for name, value in frontend_headers().items():
+            assert received[name] == value, name
         assert https_get("/api/health")[0] == 200
         assert https_get("/metrics")[0] == 404
         assert config_errors(log) == [], tail(log)
