@@ -28,12 +28,7 @@ let
         )
       } ${program} "$@"
   '';
-
-  # PostgreSQL (ensureDatabases/ensureUsers done) and our Redis server.
-  databaseUnits = [
-    "postgresql.target"
-    "${names.redisUnit}.service"
-  ];
+  inherit (mp) databaseUnits;
 in
 {
   config = lib.mkIf cfg.enable {

@@ -12,12 +12,7 @@
 let
   cfg = config.services.mainplatform;
   mp = import ./lib.nix { inherit lib; };
-  inherit (mp) names;
-
-  databaseUnits = [
-    "postgresql.target"
-    "${names.redisUnit}.service"
-  ];
+  inherit (mp) names databaseUnits;
 in
 {
   config = lib.mkIf (cfg.enable && cfg.backup.enable) {

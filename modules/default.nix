@@ -36,6 +36,7 @@ let
     types
     ;
   defaults = mp.productionDefaults;
+  notOnLoopback = mp.nonLoopbackInternal cfg.finalSettings;
 
   secretPath =
     description:
@@ -282,8 +283,8 @@ in
         message = "services.mainplatform.tls: with acme = false, set certificateFile and keyFile.";
       }
       {
-        assertion = mp.nonLoopbackInternal cfg.finalSettings == [ ];
-        message = "services.mainplatform.settings: internal services must listen on loopback (internalAddress), not: ${lib.concatStringsSep ", " (mp.nonLoopbackInternal cfg.finalSettings)}.";
+        assertion = notOnLoopback == [ ];
+        message = "services.mainplatform.settings: internal services must listen on loopback (internalAddress), not: ${lib.concatStringsSep ", " notOnLoopback}.";
       }
     ];
   };

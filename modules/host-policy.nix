@@ -13,7 +13,7 @@
 { lib, ... }:
 
 let
-  defaults = (import ../nix/lib).defaultsFor "production";
+  defaults = (import ./lib.nix { inherit lib; }).productionDefaults;
   policy = lib.mkOverride 900;
 in
 {

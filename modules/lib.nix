@@ -44,6 +44,13 @@ in
 {
   inherit names databaseEnvironment;
 
+  # The units behind databaseEnvironment: PostgreSQL (ensureDatabases and
+  # ensureUsers done) and the platform's Redis server.
+  databaseUnits = [
+    "postgresql.target"
+    "${names.redisUnit}.service"
+  ];
+
   # nix/lib's defaults for a production host: the defaults of the module's
   # `settings` options, so each value is written once (in nix/lib).
   productionDefaults = platform.defaultsFor "production";
