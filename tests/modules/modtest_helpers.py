@@ -24,12 +24,21 @@ ROOT = HERE.parents[1]
 MODULES = ROOT / "modules"
 
 
+def nixpkgs_dir() -> Path:
+    """$MAINPLATFORM_NIXPKGS (nixpkgs' lib/ and the files of nixpkgs-files.txt), or skip."""
+    value = os.environ.get("MAINPLATFORM_NIXPKGS")
+    if not value:
+        pytest.skip(
+            "MAINPLATFORM_NIXPKGS is not set: this tier needs nixpkgs' lib/ and the files of "
+            "tests/modules/nixpkgs-files.txt (README, 'Testing the NixOS module')"
+        )
+    return Path(value)
+
+
 def module_lib(expr: str) -> Any:
     """Evaluate `expr` with `m` bound to modules/lib.nix (given nixpkgs' real lib from
     $MAINPLATFORM_NIXPKGS) and `p` to nix/lib; skipped without that directory."""
-    nixpkgs = os.environ.get("MAINPLATFORM_NIXPKGS")
-    if not nixpkgs:
-        pytest.skip("MAINPLATFORM_NIXPKGS is not set: modules/lib.nix needs nixpkgs' lib")
+    nixpkgs = nixpkgs_dir()
     return nix_eval(
         f"let lib = import {nixpkgs}/lib; m = import {MODULES}/lib.nix {{ inherit lib; }};"
         f" p = import {ROOT}/nix/lib; in {expr}"

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from modtest_helpers import nixpkgs_dir
 
 from tests.tooling import require_program
 
@@ -37,13 +37,7 @@ def manifest() -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def nixpkgs() -> Path:
-    value = os.environ.get("MAINPLATFORM_NIXPKGS")
-    if not value:
-        pytest.skip(
-            "MAINPLATFORM_NIXPKGS is not set: the real-declarations tier needs nixpkgs' lib/ "
-            "and the files of tests/modules/nixpkgs-files.txt (README, 'Testing the NixOS module')"
-        )
-    root = Path(value)
+    root = nixpkgs_dir()
     assert (root / "lib/modules.nix").is_file(), f"{root} has no nixpkgs lib/"
     for path, _repo, _commit, digest in manifest():
         file = root / path
@@ -54,29 +48,22 @@ def nixpkgs() -> Path:
     return root
 
 
-def evaluate(nixpkgs: Path, attr: str, extra: str = "[ ]") -> subprocess.CompletedProcess[str]:
+def instantiate(*args: str) -> subprocess.CompletedProcess[str]:
+    """nix-instantiate --eval --strict --json with `args`; the caller reads the result."""
     nix = require_program("nix-instantiate", "apt-get install nix-bin")
     return subprocess.run(
-        [
-            nix,
-            "--eval",
-            "--strict",
-            "--json",
-            str(EVAL),
-            "--arg",
-            "nixpkgs",
-            str(nixpkgs),
-            "--arg",
-            "extraModules",
-            extra,
-            "-A",
-            attr,
-        ],
+        [nix, "--eval", "--strict", "--json", *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
         cwd=HERE,
+    )
+
+
+def evaluate(nixpkgs: Path, attr: str, extra: str = "[ ]") -> subprocess.CompletedProcess[str]:
+    return instantiate(
+        str(EVAL), "--arg", "nixpkgs", str(nixpkgs), "--arg", "extraModules", extra, "-A", attr
     )
 
 
@@ -173,19 +160,11 @@ def test_an_option_that_does_not_exist(nixpkgs: Path) -> None:
 
 def bare(nixpkgs: Path, module: str, attr: str) -> subprocess.CompletedProcess[str]:
     """Evaluate `attr` of a host made of the real modules and `module` only."""
-    nix = require_program("nix-instantiate", "apt-get install nix-bin")
     expr = (
         f"(import {EVAL} {{ nixpkgs = {nixpkgs}; }}).evaluate "
         f'[ {{ nixpkgs.hostPlatform = "x86_64-linux"; }} ({module}) ]'
     )
-    return subprocess.run(
-        [nix, "--eval", "--strict", "--json", "-E", f"({expr}).config.{attr}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=HERE,
-    )
+    return instantiate("-E", f"({expr}).config.{attr}")
 
 
 def test_a_mkdefault_of_postgresql_package_clashes_with_nixpkgs(nixpkgs: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from nixtest_helpers import NIX_LIB, lib_call, nix_eval, nix_eval_error, to_nix
 
-from tests.headers import traefik_header_names
+from tests.headers import api_headers, frontend_headers, traefik_header_names
 
 LOCAL: dict[str, Any] = {"mode": "local"}
 PRODUCTION: dict[str, Any] = {
@@ -209,8 +209,6 @@ def test_each_security_header_has_one_owner() -> None:
     """nginx (app pages), the backend (/api) and Traefik (edge) set disjoint headers:
     Traefik's middleware overwrites an upstream's header of the same name, and two
     owners drift apart (they did: Referrer-Policy, CSP form-action, Permissions-Policy)."""
-    from tests.headers import api_headers, frontend_headers
-
     edge = traefik_header_names(
         lib_call("traefikDynamic", PRODUCTION)["http"]["middlewares"]["security-headers"]["headers"]
     )

@@ -8,6 +8,7 @@ symbols and the node names as builtins. The machine API is stubbed by signature
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ PRELUDE = Path(__file__).resolve().parent / "driver" / "prelude.py"
 TESTS = ["platform", "hardening"]
 
 
+@functools.cache
 def script_and_nodes(name: str) -> tuple[str, list[str]]:
     expr = f"""
       let
@@ -49,13 +51,15 @@ def driver_symbols() -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("name", TESTS)
-def test_mypy_accepts_the_test_script(name: str, tmp_path: Path) -> None:
-    script, nodes = script_and_nodes(name)
+def mypy_with_types(
+    nodes: list[str], script: str, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    """mypy over testScriptWithTypes as driver.nix writes it: the prelude, one
+    `name: QemuMachine;` per node, then the script; with the driver's flags."""
     typed = tmp_path / "testScriptWithTypes.py"
     hints = " ".join(f"{n}: QemuMachine;" for n in nodes)
     typed.write_text(PRELUDE.read_text(encoding="utf-8") + hints + "\n" + script)
-    proc = subprocess.run(
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -73,6 +77,12 @@ def test_mypy_accepts_the_test_script(name: str, tmp_path: Path) -> None:
         timeout=300,
         check=False,
     )
+
+
+@pytest.mark.parametrize("name", TESTS)
+def test_mypy_accepts_the_test_script(name: str, tmp_path: Path) -> None:
+    script, nodes = script_and_nodes(name)
+    proc = mypy_with_types(nodes, script, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -95,18 +105,9 @@ def test_pyflakes_accepts_the_test_script(name: str, tmp_path: Path) -> None:
 
 def test_the_check_sees_a_type_error(tmp_path: Path) -> None:
     """The int-then-str `port` of the old platform script is what mypy must refuse."""
-    typed = tmp_path / "t.py"
-    typed.write_text(
-        PRELUDE.read_text(encoding="utf-8")
-        + "server: QemuMachine;\n"
-        + 'for port in [8000]:\n    server.wait_for_open_port(port, "127.0.0.1")\n'
-        + 'host, _, port = "a:1".rpartition(":")\n'
+    script = (
+        'for port in [8000]:\n    server.wait_for_open_port(port, "127.0.0.1")\n'
+        'host, _, port = "a:1".rpartition(":")\n'
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-incremental", "--cache-dir=/dev/null", str(typed)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    proc = mypy_with_types(["server"], script, tmp_path)
     assert proc.returncode != 0 and "Incompatible types in assignment" in proc.stdout
