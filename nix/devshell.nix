@@ -13,6 +13,8 @@ pkgs.mkShell {
     pkgs.redis
     pkgs.traefik
     pkgs.prometheus
+    # promtool is in prometheus' `cli` output, not on pkgs.prometheus' PATH.
+    pkgs.prometheus.cli
     pkgs.prometheus-node-exporter
     pkgs.prometheus-postgres-exporter
     pkgs.prometheus-redis-exporter

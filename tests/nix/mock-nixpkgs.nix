@@ -111,6 +111,10 @@ let
         genAttrs packageNames (n: drv n { })
         // {
           inherit lib python3Packages;
+          # pkgs/by-name/pr/prometheus/package.nix: outputs out, doc, cli (promtool).
+          prometheus = drv "prometheus" { } // {
+            cli = drv "prometheus-cli" { };
+          };
           stdenv.hostPlatform.system = system;
           python3 = {
             withPackages = f: drv "python3-env" { packages = f python3Packages; };

@@ -129,7 +129,8 @@ def test_images(outputs: Any) -> None:
 
 def test_checks_and_shell(outputs: Any) -> None:
     out = outputs["x86_64-linux"]
-    assert {"backend-tests", "formatting", "platform-config"} <= set(out["checks"])
+    assert {"backend-tests", "formatting", "platform-config", "oci-evaluates"} <= set(out["checks"])
+    assert {"vm-platform-driver", "vm-hardening-driver"} <= set(out["checks"])
     assert "pytest" in out["checkScripts"]["backend-tests"]
     assert "nixfmt --check" in out["checkScripts"]["formatting"]
     assert "promtool check config" in out["checkScripts"]["platform-config"]
@@ -139,6 +140,7 @@ def test_checks_and_shell(outputs: Any) -> None:
         "redis",
         "traefik",
         "prometheus",
+        "prometheus-cli",
         "nginx",
         "nixfmt",
         "wrk",
