@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import weakref
@@ -28,6 +30,8 @@ def unavailable() -> ServiceUnavailable:
 
 
 CHECK_AFTER_IDLE = 2.0  # seconds since its last checkout after which a connection is pinged
+PROBE_INTERVAL = 0.2  # seconds between connection attempts while the server is down
+PROBE_CONNECT_TIMEOUT = 2  # libpq's minimum
 
 
 class Database:
@@ -36,22 +40,37 @@ class Database:
     A connection that rested in the pool for a while is pinged before it is handed out, so
     after an outage stale connections are replaced instead of failing a request; a busy
     connection is not pinged, which keeps the hot path at one round trip per statement.
+
+    When a connection breaks, a watcher connects to the server every ``PROBE_INTERVAL``
+    seconds. While the server refuses, requests get a 503 at once instead of queueing for a
+    pool connection; as soon as it answers, a fresh pool replaces the old one, whose own
+    reconnection backs off exponentially (1 s, 2 s, ...) and would leave service stalled for
+    seconds after the server is back.
     """
 
     def __init__(self, url: str, *, min_size: int, max_size: int, timeout: float = 3.0) -> None:
+        self._url = url
+        self._sizes = (min_size, max_size)
+        self._timeout = timeout
         self._last_checkout: weakref.WeakKeyDictionary[AsyncConnection[DictRow], float] = (
             weakref.WeakKeyDictionary()
         )
-        self.pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
-            url,
+        self._down = False
+        self._watcher: asyncio.Task[None] | None = None
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
+        min_size, max_size = self._sizes
+        return AsyncConnectionPool(
+            self._url,
             min_size=min_size,
             max_size=max_size,
-            timeout=timeout,
+            timeout=self._timeout,
             open=False,
             check=self._check,
             connection_class=AsyncConnection[DictRow],
             kwargs={"row_factory": dict_row, "autocommit": True, "connect_timeout": 3},
-            reconnect_timeout=0,  # keep trying for ever in the background
+            reconnect_timeout=0,  # a failed reconnection gives up; the pool grows on demand
             name="mainplatform",
         )
 
@@ -67,15 +86,38 @@ class Database:
         await self.pool.open(wait=False)
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         await self.pool.close()
+
+    @property
+    def down(self) -> bool:
+        """True while the server is known to refuse connections."""
+        return self._down
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection[DictRow]]:
         """An autocommit connection: each statement commits alone. Faults become 503."""
+        if self._down:
+            raise unavailable()
         try:
             async with self.pool.connection() as conn:
-                yield conn
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+                try:
+                    yield conn
+                except psycopg.errors.QueryCanceled:
+                    raise  # a statement timeout: the server is fine
+                except (psycopg.OperationalError, psycopg.InterfaceError):
+                    # A lost connection, or the server shutting down (class 57: the error can
+                    # come before libpq marks the connection broken).
+                    self._watch()
+                    raise
+        except PoolTimeout:
+            log.warning("database unavailable: PoolTimeout")
+            self._watch()
+            raise unavailable() from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             log.warning("database unavailable: %s", type(exc).__name__)
             raise unavailable() from None
 
@@ -84,6 +126,31 @@ class Database:
         """A connection inside one transaction, committed when the block ends without error."""
         async with self.connection() as conn, conn.transaction():
             yield conn
+
+    def _watch(self) -> None:
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(self._wait_for_server())
+
+    async def _wait_for_server(self) -> None:
+        while True:
+            try:
+                probe = await psycopg.AsyncConnection.connect(
+                    self._url, connect_timeout=PROBE_CONNECT_TIMEOUT
+                )
+            except psycopg.OperationalError:
+                if not self._down:
+                    log.warning("database refuses connections; answering 503 until it is back")
+                self._down = True
+                await asyncio.sleep(PROBE_INTERVAL)
+                continue
+            await probe.close()
+            break
+        old, self.pool = self.pool, self._new_pool()
+        await self.pool.open(wait=False)
+        if self._down:
+            log.warning("database answers again")
+        self._down = False
+        await old.close(timeout=5.0)
 
 
 def migrations() -> list[tuple[str, str]]:

@@ -33,7 +33,10 @@ async def health(request: Request) -> Response:
 
 
 async def _check_database(request: Request) -> None:
-    async with platform(request).db.pool.connection(timeout=READY_TIMEOUT) as conn:
+    db = platform(request).db
+    if db.down:
+        raise ConnectionRefusedError("the database refuses connections")
+    async with db.pool.connection(timeout=READY_TIMEOUT) as conn:
         await conn.execute("SELECT 1")
 
 
