@@ -55,6 +55,7 @@ def make_settings(database_url: str, redis_url: str, **overrides: object) -> Set
         jwt_secret=secrets.token_urlsafe(48),
         cookie_secure=False,
         rate_limit_login_account=RateLimit(1000, 60),
+        rate_limit_login_device=RateLimit(1000, 60),
         rate_limit_login_ip=RateLimit(1000, 60),
         rate_limit_register_ip=RateLimit(1000, 60),
         rate_limit_api=RateLimit(10000, 60),

@@ -459,9 +459,10 @@ def auth() -> dict[str, Any]:
             [
                 timeseries(
                     "Token refreshes per minute",
-                    "Refresh-token rotations, and refreshes refused (expired, revoked or unknown token).",
+                    "Refresh-token rotations, retries answered with the same successor within the reuse grace window, and refreshes refused (expired, revoked or unknown token).",
                     [
                         target(per_minute("refresh"), "refreshed"),
+                        target(per_minute("refresh_retried"), "retried (grace)"),
                         target(per_minute("refresh_rejected"), "rejected"),
                     ],
                 ),

@@ -128,7 +128,8 @@ def test_bad_input_does_not_touch_data(client: TestClient, admin: User) -> None:
         (b'{"email": "a@b.co", "password": "p", "admin": true}', 422, "validation_failed"),
         (b"[1, 2]", 422, "validation_failed"),
         (b'"just a string"', 422, "validation_failed"),
-        (b"\xff\xfe\x00", 400, "malformed_json"),
+        (b"\xff\xfe\x00", 400, "invalid_encoding"),
+        (b'{"email": "\xff", "password": "x"}', 400, "invalid_encoding"),
     ],
 )
 def test_error_shapes(client: TestClient, payload: bytes, status: int, code: str) -> None:

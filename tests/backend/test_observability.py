@@ -31,10 +31,10 @@ def test_metrics_use_route_templates(client: TestClient, user: User) -> None:
     text = client.get("/metrics").text
     requests = samples(text, "mainplatform_http_requests_total")
     routes = {dict(k)["route"] for k in requests}
-    assert "/api/notes/{id:int}" in routes
+    assert "/api/notes/{id:id}" in routes
     assert "unmatched" in routes
     assert not any(re.search(r"/\d+", r) for r in routes), routes
-    key = (("method", "GET"), ("route", "/api/notes/{id:int}"), ("status", "404"))
+    key = (("method", "GET"), ("route", "/api/notes/{id:id}"), ("status", "404"))
     assert requests[key] == 1
     assert "mainplatform_http_request_duration_seconds_bucket" in text
     assert "mainplatform_http_requests_in_flight" in text
@@ -43,15 +43,18 @@ def test_metrics_use_route_templates(client: TestClient, user: User) -> None:
 def test_auth_events_are_counted(client: TestClient, user: User) -> None:
     client.post("/api/auth/login", json={"email": user.email, "password": "wrong password!!"})
     first = user.refresh_token
-    client.post("/api/auth/refresh", json={"refresh_token": first})
-    client.post("/api/auth/refresh", json={"refresh_token": first})
+    second = client.post("/api/auth/refresh", json={"refresh_token": first}).json()
+    client.post("/api/auth/refresh", json={"refresh_token": first})  # a retry, within grace
+    client.post("/api/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    client.post("/api/auth/refresh", json={"refresh_token": first})  # reuse of an old token
     events = {
         dict(k)["event"]: v
         for k, v in samples(client.get("/metrics").text, "mainplatform_auth_events_total").items()
     }
     assert events["login_success"] == 1
     assert events["login_failure"] == 1
-    assert events["refresh"] == 1
+    assert events["refresh"] == 2
+    assert events["refresh_retried"] == 1
     assert events["refresh_reuse_detected"] == 1
     assert events["register"] == 1
 

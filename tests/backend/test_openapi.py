@@ -11,7 +11,7 @@ def test_every_route_is_documented(client: TestClient) -> None:
     assert spec["openapi"].startswith("3.1")
     documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     app_routes = {
-        (method, r.path.replace("{id:int}", "{id}"))
+        (method, r.path.replace("{id:id}", "{id}"))
         for r in client.app.routes  # type: ignore[attr-defined]
         if isinstance(r, Route) and r.path.startswith("/api")
         for method in (r.methods or set()) - {"HEAD"}

@@ -96,6 +96,11 @@ def test_replay_anywhere_in_a_chain_revokes_that_family_and_nothing_else(
         chain.append(r.json()["refresh_token"])
     used = replay.draw(st.integers(0, length - 1), label="replayed index")
     r = client.post("/api/auth/refresh", json={"refresh_token": chain[used]})
+    if used == length - 1:
+        # the token rotated last, its successor still unused: a retry within the grace
+        # window, answered with that same successor; the chain is intact
+        assert r.status_code == 200 and r.json()["refresh_token"] == chain[-1], r.text
+        return
     assert r.json()["error"]["code"] == "refresh_token_reused"
     for token in chain:  # every token of the family is dead now, the newest included
         assert client.post("/api/auth/refresh", json={"refresh_token": token}).status_code == 401

@@ -163,3 +163,32 @@ def test_verify_rejects_oversized_token() -> None:
     )
     with pytest.raises(InvalidToken):
         tokens.verify("a" * 5000)
+
+
+ACCEPTED_ON_PURPOSE = {  # README, "Accepted on purpose": each is a decision, kept by this test
+    "aud as a list containing ours": (dict(aud=["other-api", "{aud}"]), 200),
+    "aud as a list without ours": (dict(aud=["other-api", "more"]), 401),
+    "expired 3 s ago (inside the 5 s leeway)": (dict(exp=-3), 200),
+    "expired 8 s ago": (dict(exp=-8), 401),
+    "valid 3 s from now (inside the leeway)": (dict(nbf=3), 200),
+    "valid 8 s from now": (dict(nbf=8), 401),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ACCEPTED_ON_PURPOSE))
+def test_documented_tolerances(
+    client: TestClient, user: User, settings: Settings, case: str
+) -> None:
+    claims, status = ACCEPTED_ON_PURPOSE[case]
+    now = int(time.time())
+    values: dict[str, Any] = {"sub": str(user.id), "sid": user_sid(user, settings)}
+    for name, value in claims.items():
+        if name == "aud":
+            values["aud"] = [a.format(aud=settings.jwt_audience) for a in value]
+        else:
+            values[name] = now + value
+            if name == "exp":
+                values["iat"] = values["nbf"] = now - 60
+    token = forge(settings, **values)
+    r = client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == status, (case, r.text)

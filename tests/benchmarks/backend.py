@@ -134,6 +134,7 @@ def main() -> int:
             "ACCESS_LOG": "true",
             "RATE_LIMIT_API": "100000000/minute",
             "RATE_LIMIT_LOGIN_ACCOUNT": "100000000/minute",
+            "RATE_LIMIT_LOGIN_DEVICE": "100000000/minute",
             "RATE_LIMIT_LOGIN_IP": "100000000/minute",
             "DB_POOL_MAX": "10",
         }

@@ -66,7 +66,9 @@ class Settings:
     access_token_ttl: int = 900
     refresh_idle_ttl: int = 7 * 24 * 3600
     refresh_absolute_ttl: int = 30 * 24 * 3600
+    refresh_reuse_grace: int = 5
     rate_limit_login_account: RateLimit = RateLimit(10, 300.0)
+    rate_limit_login_device: RateLimit = RateLimit(10, 300.0)
     rate_limit_login_ip: RateLimit = RateLimit(30, 60.0)
     rate_limit_register_ip: RateLimit = RateLimit(10, 3600.0)
     rate_limit_api: RateLimit = RateLimit(600, 60.0)
@@ -253,9 +255,11 @@ def _load(env: Mapping[str, str]) -> Settings:
         access_token_ttl=access_ttl,
         refresh_idle_ttl=idle_ttl,
         refresh_absolute_ttl=absolute_ttl,
+        refresh_reuse_grace=_int(env, "REFRESH_REUSE_GRACE", defaults.refresh_reuse_grace),
         rate_limit_login_account=limit(
             "RATE_LIMIT_LOGIN_ACCOUNT", defaults.rate_limit_login_account
         ),
+        rate_limit_login_device=limit("RATE_LIMIT_LOGIN_DEVICE", defaults.rate_limit_login_device),
         rate_limit_login_ip=limit("RATE_LIMIT_LOGIN_IP", defaults.rate_limit_login_ip),
         rate_limit_register_ip=limit("RATE_LIMIT_REGISTER_IP", defaults.rate_limit_register_ip),
         rate_limit_api=limit("RATE_LIMIT_API", defaults.rate_limit_api),

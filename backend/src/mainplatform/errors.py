@@ -53,6 +53,11 @@ class Unauthorized(APIError):
         super().__init__(message, **kw)
 
 
+def account_gone() -> Unauthorized:
+    """A valid access token whose account was deleted: the caller must sign in again."""
+    return Unauthorized("This account no longer exists.", code="account_gone")
+
+
 class Forbidden(APIError):
     status, code = 403, "forbidden"
 

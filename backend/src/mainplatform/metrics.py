@@ -28,6 +28,7 @@ AuthEvent = Literal[
     "refresh",
     "refresh_reuse_detected",
     "refresh_rejected",
+    "refresh_retried",
     "logout",
     "logout_all",
     "password_changed",

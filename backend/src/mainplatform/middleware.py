@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mainplatform.errors import PayloadTooLarge
@@ -26,6 +27,7 @@ SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 NO_STORE = (b"cache-control", b"no-store")
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before the response
 
 
 class Observe:
@@ -60,11 +62,13 @@ class Observe:
             request_id = os.urandom(16).hex().encode()
         scope["mainplatform.request_id"] = request_id
         status = 500
+        response_started = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 headers = message.setdefault("headers", [])
                 headers.append((b"x-request-id", request_id))
                 headers.extend(SECURITY_HEADERS)
@@ -75,10 +79,15 @@ class Observe:
         in_flight = self.metrics.in_flight
         in_flight.inc()
         try:
-            if length and (not length.isdigit() or int(length) > self.max_body):
+            if length and (not length.isdigit() or len(length) > 18 or int(length) > self.max_body):
                 await _too_large(send_wrapper, self.max_body)
             else:
                 await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            # The client went away while its body was read: not a server error. Nothing can
+            # be sent; record it as nginx does, 499 "client closed request".
+            if not response_started:
+                status = CLIENT_CLOSED_REQUEST
         finally:
             in_flight.dec()
             elapsed = time.perf_counter() - start

@@ -17,6 +17,7 @@ Title = Annotated[str, Meta(min_length=1, max_length=200)]
 Body = Annotated[str, Meta(max_length=20_000)]
 DisplayName = Annotated[str, Meta(max_length=100)]
 Role = Literal["user", "admin"]
+MAX_ID = 2**63 - 1  # row ids are PostgreSQL bigint
 
 
 class _In(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -149,19 +150,65 @@ _UNKNOWN = re.compile(r"Object contains unknown field `([^`]+)`")
 
 
 def decode(raw: bytes, kind: type[T]) -> T:
-    """Decode and validate a JSON body; client mistakes become 400/422, never 500."""
+    """Decode and validate a JSON body; client mistakes become 400/422, never 500.
+
+    The mapping does not lean on the JSON library's version or wording: the encoding is
+    checked here first (msgspec 0.22 lets a ``UnicodeDecodeError`` escape for bad bytes
+    inside a string, 0.23 reports a ``DecodeError``), and text PostgreSQL cannot store is
+    refused here after decoding, whatever the decoder accepted.
+    """
     if not raw.strip():
         raise BadRequest(
             "The request body is empty; a JSON object was expected.", code="empty_body"
         )
     try:
-        return msgspec.json.decode(raw, type=kind, strict=True)
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not valid UTF-8.", code="invalid_encoding") from None
+    try:
+        value = msgspec.json.decode(raw, type=kind, strict=True)
     except msgspec.ValidationError as exc:
         raise ValidationFailed(
             "The request body is not valid.", fields=[_field_error(str(exc))]
         ) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, ValueError):
         raise BadRequest("The request body is not valid JSON.", code="malformed_json") from None
+    if problem := unstorable_text(value):
+        raise field_error(*problem)
+    return value
+
+
+def text_problem(text: str) -> str | None:
+    """Why PostgreSQL could not store ``text`` (a NUL, or a lone UTF-16 surrogate), or None."""
+    if "\x00" in text:
+        return "This field must not contain the NUL character (U+0000)."
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "This field must not contain unpaired surrogate characters."
+    return None
+
+
+def unstorable_text(value: object, path: str = "") -> tuple[str, str] | None:
+    """The first string in a decoded body that PostgreSQL cannot store: (field, message)."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return (path or "$", problem) if problem else None
+    if isinstance(value, Struct):
+        for name in value.__struct_fields__:
+            found = unstorable_text(getattr(value, name), f"{path}.{name}" if path else name)
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if found := unstorable_text(item, f"{path}[{i}]"):
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if found := unstorable_text(key, path) or unstorable_text(item, f"{path}.{key}"):
+                return found
+    return None
 
 
 def _field_error(message: str) -> dict[str, str]:

@@ -20,7 +20,10 @@ from mainplatform.api.common import (
     require_json_type,
 )
 from mainplatform.errors import Unauthorized
+from mainplatform.security.devices import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE
 from mainplatform.services.auth import Session
+
+DEVICE_COOKIE_PATH = "/api/auth/login"  # sent with sign-in attempts only
 
 
 def set_refresh_cookie(request: Request, response: Response, session: Session) -> None:
@@ -64,8 +67,21 @@ async def register(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     data = await body(request, schemas.Credentials)
-    session = await platform(request).auth.login(data.email, data.password, ip(request))
-    return session_response(request, session, include_refresh=False)
+    session = await platform(request).auth.login(
+        data.email, data.password, ip(request), request.cookies.get(DEVICE_COOKIE)
+    )
+    response = session_response(request, session, include_refresh=False)
+    if session.device_cookie is not None:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            session.device_cookie,
+            max_age=DEVICE_COOKIE_MAX_AGE,
+            path=DEVICE_COOKIE_PATH,
+            secure=platform(request).settings.cookie_secure,
+            httponly=True,
+            samesite="strict",
+        )
+    return response
 
 
 async def refresh(request: Request) -> Response:

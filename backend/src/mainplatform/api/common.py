@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -154,11 +155,15 @@ def check_origin(request: Request) -> None:
         raise Forbidden("This request came from another site.", code="origin_not_allowed")
 
 
+_SMALL_NUMBER = re.compile(r"[0-9]{1,6}")
+
+
 def page_params(request: Request, default: int = 20, maximum: int = 100) -> tuple[int, str | None]:
     raw = request.query_params.get("limit")
     limit = default
     if raw is not None:
-        if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        # ASCII digits only: str.isdigit() also takes "³" (which int() refuses) and "٣".
+        if not _SMALL_NUMBER.fullmatch(raw) or not 1 <= int(raw) <= maximum:
             raise BadRequest(
                 f"'limit' must be a whole number from 1 to {maximum}.", code="invalid_limit"
             )
@@ -172,6 +177,6 @@ def page_params(request: Request, default: int = 20, maximum: int = 100) -> tupl
 def path_id(request: Request, name: str = "id") -> int:
     raw = request.path_params[name]
     value = raw if isinstance(raw, int) else int(str(raw))
-    if not 0 < value < 2**63:
+    if not 0 < value <= schemas.MAX_ID:
         raise BadRequest("The id is out of range.", code="invalid_id")
     return value

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -13,6 +14,22 @@ from starlette.routing import Route
 from mainplatform import __version__, schemas
 from mainplatform.api import admin, auth, notes, oidc, system, users
 from mainplatform.api.common import Endpoint, json
+
+
+class IdConvertor(Convertor[int]):
+    """A row id in a path: at most 19 ASCII digits. Starlette's ``int`` takes any number of
+    digits, and ``int()`` refuses more than 4300, which made a long path a 500."""
+
+    regex = "[0-9]{1,19}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
 
 
 @dataclass(frozen=True)
@@ -165,7 +182,7 @@ OPERATIONS: tuple[Op, ...] = (
     ),
     Op(
         "PATCH",
-        "/api/admin/users/{id:int}",
+        "/api/admin/users/{id:id}",
         admin.update_user,
         "Change role or disable (admin)",
         "admin",
@@ -197,7 +214,7 @@ OPERATIONS: tuple[Op, ...] = (
     ),
     Op(
         "GET",
-        "/api/notes/{id:int}",
+        "/api/notes/{id:id}",
         notes.get_note,
         "One note",
         "notes",
@@ -206,7 +223,7 @@ OPERATIONS: tuple[Op, ...] = (
     ),
     Op(
         "PATCH",
-        "/api/notes/{id:int}",
+        "/api/notes/{id:id}",
         notes.update_note,
         "Change a note",
         "notes",
@@ -217,7 +234,7 @@ OPERATIONS: tuple[Op, ...] = (
     ),
     Op(
         "DELETE",
-        "/api/notes/{id:int}",
+        "/api/notes/{id:id}",
         notes.delete_note,
         "Delete a note",
         "notes",
@@ -228,7 +245,7 @@ OPERATIONS: tuple[Op, ...] = (
 
 
 def _plain(path: str) -> str:
-    return path.replace("{id:int}", "{id}")
+    return path.replace("{id:id}", "{id}")
 
 
 def build_spec() -> dict[str, Any]:
@@ -272,7 +289,7 @@ def build_spec() -> dict[str, Any]:
                     "name": "id",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "integer", "minimum": 1},
+                    "schema": {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID},
                 }
             )
         if op.paged:

@@ -11,7 +11,7 @@ from mainplatform.api.common import authenticated, body, json, platform
 
 async def me(request: Request) -> Response:
     claims = await authenticated(request)
-    return json(await platform(request).users.get(claims.user_id))
+    return json(await platform(request).users.me(claims.user_id))
 
 
 async def update_me(request: Request) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
@@ -172,6 +173,19 @@ def _int_claim(value: Any) -> int:
 
 def new_refresh_token() -> str:
     return secrets.token_urlsafe(REFRESH_BYTES)
+
+
+def successor_key(secret: str) -> bytes:
+    """The key that derives a refresh token's successor (see ``successor_token``)."""
+    return hashlib.sha256(b"mainplatform-refresh-successor:" + secret.encode()).digest()
+
+
+def successor_token(key: bytes, token: str) -> str:
+    """The token that rotating ``token`` yields: derived, so that presenting ``token`` again
+    within the reuse grace window returns the same successor, while only hashes are stored.
+    Without the server's key nobody can compute it from ``token``."""
+    digest = hmac.digest(key, token.encode(), "sha256")
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def hash_refresh_token(token: str) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -16,8 +16,9 @@ from mainplatform import schemas
 from mainplatform.cache import Cache, Limit, limit_key
 from mainplatform.config import Settings
 from mainplatform.db import Database
-from mainplatform.errors import Conflict, Forbidden, RateLimited, Unauthorized
+from mainplatform.errors import Conflict, Forbidden, RateLimited, Unauthorized, account_gone
 from mainplatform.metrics import Metrics
+from mainplatform.security.devices import DeviceCookies
 from mainplatform.security.passwords import PasswordHasher, policy_violation
 from mainplatform.security.tokens import (
     AccessClaims,
@@ -25,6 +26,8 @@ from mainplatform.security.tokens import (
     InvalidToken,
     hash_refresh_token,
     new_refresh_token,
+    successor_key,
+    successor_token,
 )
 from mainplatform.services.accounts import USER_COLUMNS, email_problem, normalize_email, user_out
 
@@ -44,6 +47,7 @@ class Session:
     expires_in: int
     refresh_token: str
     refresh_max_age: int
+    device_cookie: str | None = None  # a new device cookie for the client to keep
 
 
 class AuthService:
@@ -62,6 +66,8 @@ class AuthService:
         self.hasher = hasher
         self.tokens = tokens
         self.metrics = metrics
+        self.devices = DeviceCookies(settings.jwt_secret)
+        self._successor_key = successor_key(settings.jwt_secret)
 
     # -- rate limits ---------------------------------------------------------------------
 
@@ -126,13 +132,25 @@ class AuthService:
         self.metrics.auth("register")
         return user_out(row)
 
-    async def login(self, email: str, password: str, ip: str) -> Session:
+    async def login(
+        self, email: str, password: str, ip: str, device_cookie: str | None = None
+    ) -> Session:
+        """Every attempt is charged to the client IP's budget, and to the budget of the
+        device that signed in to this account before (its device cookie) or, without one,
+        to the account's budget for unknown clients: an attacker guessing the password
+        exhausts the latter, while the owner's own browser keeps signing in."""
         email = normalize_email(email)
-        await self.limit(
-            Limit(
+        device = self.devices.device(device_cookie, email)
+        if device is not None:
+            account_budget = Limit(
+                limit_key("login-device", device), self.settings.rate_limit_login_device
+            )
+        else:
+            account_budget = Limit(
                 limit_key("login-account", email.lower()), self.settings.rate_limit_login_account
-            ),
-            Limit(limit_key("login-ip", ip), self.settings.rate_limit_login_ip),
+            )
+        await self.limit(
+            account_budget, Limit(limit_key("login-ip", ip), self.settings.rate_limit_login_ip)
         )
         async with self.db.connection() as conn:
             cur = await conn.execute(
@@ -155,6 +173,8 @@ class AuthService:
                 )
         session = await self.start_session(row["id"])
         self.metrics.auth("login_success")
+        if device is None:
+            session = replace(session, device_cookie=self.devices.issue(email))
         return session
 
     async def start_session(self, user_id: int) -> Session:
@@ -210,24 +230,31 @@ class AuthService:
                 "This sign-in was ended for safety because an old refresh token was used again.",
                 code="refresh_token_reused",
             )
-        if outcome != "ok":
+        if outcome not in ("ok", "retried"):
             self.metrics.auth("refresh_rejected")
             raise Unauthorized(
                 "The session has expired or was ended; sign in again.", code="invalid_refresh_token"
             )
-        self.metrics.auth("refresh")
+        self.metrics.auth("refresh" if outcome == "ok" else "refresh_retried")
         return self._session(
             row["user_id"], str(row["family_id"]), new_token, int(row["family_seconds_left"])
         )
 
     async def _rotate(self, token: str) -> tuple[str, dict[str, Any], str]:
-        """One transaction: lock the token and its family, then rotate or revoke."""
+        """One transaction: lock the token and its family, then rotate or revoke.
+
+        A token presented again within ``refresh_reuse_grace`` seconds of its rotation, while
+        its successor is still unused, yields that same successor (a retry whose response was
+        lost, or parallel refreshes from several tabs); any other reuse revokes the family.
+        """
         token_hash = hash_refresh_token(token)
-        new_token = new_refresh_token()
+        new_token = successor_token(self._successor_key, token)
         idle = timedelta(seconds=self.settings.refresh_idle_ttl)
+        grace = timedelta(seconds=self.settings.refresh_reuse_grace)
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "SELECT t.id, t.used_at, t.idle_expires_at < now() AS idle_expired,"
+                " t.used_at >= clock_timestamp() - %s AS in_grace,"
                 " f.id AS family_id, f.user_id, f.revoked_at, f.revoked_reason,"
                 " f.expires_at < now() AS expired,"
                 " extract(epoch FROM f.expires_at - now())::bigint AS family_seconds_left,"
@@ -237,7 +264,7 @@ class AuthService:
                 " JOIN users u ON u.id = f.user_id"
                 " WHERE t.token_hash = %s"
                 " FOR UPDATE OF t, f",
-                (token_hash,),
+                (grace, token_hash),
             )
             row = await cur.fetchone()
             if row is None:
@@ -245,6 +272,14 @@ class AuthService:
             if row["revoked_at"] is not None:
                 return "revoked", row, ""
             if row["used_at"] is not None:
+                if row["in_grace"] and not (row["expired"] or row["disabled"]):
+                    cur = await conn.execute(
+                        "SELECT 1 FROM refresh_tokens"
+                        " WHERE token_hash = %s AND parent_id = %s AND used_at IS NULL",
+                        (hash_refresh_token(new_token), row["id"]),
+                    )
+                    if await cur.fetchone() is not None:
+                        return "retried", row, new_token
                 await self._revoke_family(conn, row["family_id"], "reuse")
                 return "reused", row, ""
             if row["expired"] or row["idle_expired"] or row["disabled"]:
@@ -336,7 +371,7 @@ class AuthService:
             )
             row = await cur.fetchone()
         if row is None:
-            raise Unauthorized("This account no longer exists.", code="invalid_token")
+            raise account_gone()
         if row["password_hash"] is None:
             raise schemas.field_error("current_password", NO_PASSWORD)
         if not await self.hasher.verify(row["password_hash"], current):

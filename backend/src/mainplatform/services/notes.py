@@ -8,10 +8,11 @@ from typing import Any
 
 import msgspec
 from msgspec import UNSET
+from psycopg import errors
 
 from mainplatform import schemas
 from mainplatform.db import Database
-from mainplatform.errors import BadRequest, NotFound
+from mainplatform.errors import BadRequest, NotFound, account_gone
 
 COLUMNS = "id, title, body, created_at, updated_at"
 _UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
@@ -50,7 +51,7 @@ def decode_cursor(cursor: str) -> int:
         if prefix != "n" or not number.isascii() or not number.isdigit() or len(number) > 19:
             raise ValueError(cursor)
         value = int(number)
-        if value >= 2**63:
+        if value > schemas.MAX_ID:
             raise ValueError(cursor)
         return value
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -86,13 +87,16 @@ class NotesService:
         )
 
     async def create(self, owner: int, data: schemas.NoteCreate) -> schemas.Note:
-        async with self.db.connection() as conn:
-            cur = await conn.execute(
-                f"INSERT INTO notes (owner_id, title, body) VALUES (%s, %s, %s)"
-                f" RETURNING {COLUMNS}",
-                (owner, data.title, data.body),
-            )
-            row = await cur.fetchone()
+        try:
+            async with self.db.connection() as conn:
+                cur = await conn.execute(
+                    f"INSERT INTO notes (owner_id, title, body) VALUES (%s, %s, %s)"
+                    f" RETURNING {COLUMNS}",
+                    (owner, data.title, data.body),
+                )
+                row = await cur.fetchone()
+        except errors.ForeignKeyViolation:  # the token outlived its account
+            raise account_gone() from None
         assert row is not None
         return note_out(row)
 

@@ -7,7 +7,7 @@ from psycopg import errors
 
 from mainplatform import schemas
 from mainplatform.db import Database
-from mainplatform.errors import Conflict, Forbidden, NotFound
+from mainplatform.errors import Conflict, Forbidden, NotFound, account_gone
 from mainplatform.services.accounts import USER_COLUMNS, email_problem, normalize_email, user_out
 from mainplatform.services.auth import AuthService
 from mainplatform.services.notes import decode_cursor, encode_cursor
@@ -20,11 +20,12 @@ class UsersService:
         self.db = db
         self.auth = auth
 
-    async def get(self, user_id: int) -> schemas.User:
+    async def me(self, user_id: int) -> schemas.User:
+        """The caller's own account (401 when a still-valid token outlived it)."""
         async with self.db.connection() as conn:
             row = await (await conn.execute(SELECT_USER, (user_id,))).fetchone()
         if row is None:
-            raise NotFound("No such user.")
+            raise account_gone()
         return user_out(row)
 
     async def update_me(self, user_id: int, data: schemas.ProfileUpdate) -> schemas.User:
@@ -55,7 +56,7 @@ class UsersService:
                 "An account with this e-mail address already exists.", code="email_taken"
             ) from None
         if row is None:
-            raise NotFound("No such user.")
+            raise account_gone()
         return user_out(row)
 
     async def require_admin(self, user_id: int) -> None:
