@@ -27,6 +27,7 @@ ps: {
     ps.hypothesis
     ps.pyyaml
     ps.pyflakes
+    ps.schemathesis
   ];
 
   dev = [
