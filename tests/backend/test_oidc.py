@@ -128,3 +128,11 @@ def test_callback_without_login_is_refused(client: TestClient) -> None:
     r = client.get("/api/auth/oidc/callback?code=x&state=y", follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == "/sign-in?error=oidc_failed"
+
+
+def test_providers_say_the_password_policy(make_client: ClientFactory) -> None:
+    client = make_client(password_min_length=14)
+    assert client.get("/api/auth/providers").json()["password"] == {
+        "min_length": 14,
+        "max_length": 256,
+    }

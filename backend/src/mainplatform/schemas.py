@@ -121,8 +121,16 @@ class Provider(Struct, kw_only=True):
     name: str
 
 
+class PasswordPolicy(Struct, kw_only=True):
+    """What the password policy needs, for forms to say it before the server does."""
+
+    min_length: int
+    max_length: int
+
+
 class Providers(Struct, kw_only=True):
     oidc: Provider
+    password: PasswordPolicy
 
 
 class ApiInfo(Struct, kw_only=True):

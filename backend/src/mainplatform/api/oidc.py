@@ -18,10 +18,12 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from mainplatform import schemas
 from mainplatform.api.auth import set_refresh_cookie
 from mainplatform.api.common import ip, json, platform
 from mainplatform.config import Settings
 from mainplatform.errors import APIError, NotFound
+from mainplatform.security import passwords
 
 log = logging.getLogger("mainplatform.oidc")
 
@@ -59,7 +61,14 @@ def _redirect_uri(request: Request) -> str:
 
 async def providers(request: Request) -> Response:
     settings = platform(request).settings
-    return json({"oidc": {"enabled": settings.oidc_enabled, "name": settings.oidc_name}})
+    return json(
+        schemas.Providers(
+            oidc=schemas.Provider(enabled=settings.oidc_enabled, name=settings.oidc_name),
+            password=schemas.PasswordPolicy(
+                min_length=settings.password_min_length, max_length=passwords.MAX_LENGTH
+            ),
+        )
+    )
 
 
 async def login(request: Request) -> Response:
