@@ -28,6 +28,7 @@ ps: {
     ps.pyyaml
     ps.pyflakes
     ps.schemathesis
+    ps.openapi-spec-validator
   ];
 
   dev = [

@@ -19,8 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mainplatform import __version__
-from mainplatform.api import oidc, openapi
+from mainplatform.api import oidc
 from mainplatform.api.common import Platform, json
+from mainplatform.api.routes import routes
 from mainplatform.cache import Cache
 from mainplatform.config import Settings
 from mainplatform.db import Database
@@ -107,7 +108,7 @@ def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
     metrics.info.labels(__version__).set(1)
     platform = build_platform(settings, metrics)
-    route_table = openapi.routes()
+    route_table = routes()
     templates: dict[Any, str] = {r.endpoint: r.path for r in route_table}
 
     @contextlib.asynccontextmanager

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from mainplatform import schemas
-from mainplatform.api.common import authenticated, body, json, page_params, path_id, platform
-from mainplatform.security.tokens import AccessClaims
+from mainplatform.api.common import path_id
+from mainplatform.api.operations import Call, Page, operation
 
 
-async def _admin(request: Request) -> AccessClaims:
-    claims = await authenticated(request)
-    await platform(request).users.require_admin(claims.user_id)
-    return claims
+@operation(
+    "GET", "/api/admin/users", "List users (admin)", tag="admin", auth="admin", page=Page(50)
+)
+async def list_users(call: Call[None]) -> schemas.UserPage:
+    return await call.platform.users.list(call.page.limit, call.page.cursor)
 
 
-async def list_users(request: Request) -> Response:
-    await _admin(request)
-    limit, cursor = page_params(request, default=50)
-    return json(await platform(request).users.list(limit, cursor))
-
-
-async def update_user(request: Request) -> Response:
-    claims = await _admin(request)
-    data = await body(request, schemas.AdminUserUpdate)
-    user = await platform(request).users.admin_update(claims.user_id, path_id(request), data)
-    return json(user)
+@operation(
+    "PATCH", "/api/admin/users/{id:id}", "Change role or disable (admin)", tag="admin", auth="admin"
+)
+async def update_user(call: Call[schemas.AdminUserUpdate]) -> schemas.User:
+    return await call.platform.users.admin_update(
+        call.user.user_id, path_id(call.request), call.body
+    )

@@ -11,14 +11,13 @@ from mainplatform.api.common import (
     REFRESH_COOKIE_PATH,
     authenticated,
     bearer,
-    body,
     check_origin,
     ip,
     json,
-    optional_body,
     platform,
     require_json_type,
 )
+from mainplatform.api.operations import Call, operation
 from mainplatform.errors import Unauthorized
 from mainplatform.security.devices import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE
 from mainplatform.services.auth import Session
@@ -59,16 +58,22 @@ def session_response(request: Request, session: Session, *, include_refresh: boo
     return response
 
 
-async def register(request: Request) -> Response:
-    data = await body(request, schemas.Credentials)
-    user = await platform(request).auth.register(data.email, data.password, ip(request))
-    return json(user, status=201)
+@operation("POST", "/api/auth/register", "Create an account", tag="auth", status=201)
+async def register(call: Call[schemas.Credentials]) -> schemas.User:
+    return await call.platform.auth.register(call.body.email, call.body.password, ip(call.request))
 
 
-async def login(request: Request) -> Response:
-    data = await body(request, schemas.Credentials)
-    session = await platform(request).auth.login(
-        data.email, data.password, ip(request), request.cookies.get(DEVICE_COOKIE)
+@operation(
+    "POST",
+    "/api/auth/login",
+    "Sign in; sets the refresh cookie",
+    tag="auth",
+    response=schemas.TokenResponse,
+)
+async def login(call: Call[schemas.Credentials]) -> Response:
+    request = call.request
+    session = await call.platform.auth.login(
+        call.body.email, call.body.password, ip(request), request.cookies.get(DEVICE_COOKIE)
     )
     response = session_response(request, session, include_refresh=False)
     if session.device_cookie is not None:
@@ -77,17 +82,25 @@ async def login(request: Request) -> Response:
             session.device_cookie,
             max_age=DEVICE_COOKIE_MAX_AGE,
             path=DEVICE_COOKIE_PATH,
-            secure=platform(request).settings.cookie_secure,
+            secure=call.platform.settings.cookie_secure,
             httponly=True,
             samesite="strict",
         )
     return response
 
 
-async def refresh(request: Request) -> Response:
+@operation(
+    "POST",
+    "/api/auth/refresh",
+    "Rotate the refresh token",
+    tag="auth",
+    auth="session",
+    response=schemas.TokenResponse,
+)
+async def refresh(call: Call[schemas.RefreshRequest | None]) -> Response:
     """Browsers send the HttpOnly cookie; other clients send ``refresh_token`` in the body."""
-    data = await optional_body(request, schemas.RefreshRequest)
-    sent = data.refresh_token if data is not None else None
+    request = call.request
+    sent = call.body.refresh_token if call.body is not None else None
     from_body = isinstance(sent, str)
     if isinstance(sent, str):
         token = sent
@@ -98,7 +111,7 @@ async def refresh(request: Request) -> Response:
     if not token:
         raise Unauthorized("No refresh token was sent.", code="invalid_refresh_token")
     try:
-        session = await platform(request).auth.refresh(token, ip(request))
+        session = await call.platform.auth.refresh(token, ip(request))
     except Unauthorized as exc:
         response = json(exc.body(), status=exc.status, headers=exc.headers)
         clear_refresh_cookie(request, response)
@@ -107,10 +120,11 @@ async def refresh(request: Request) -> Response:
     return session_response(request, session, include_refresh=from_body)
 
 
-async def logout(request: Request) -> Response:
-    p = platform(request)
+@operation("POST", "/api/auth/logout", "End this session", tag="auth", status=204, auth="session")
+async def logout(call: Call[schemas.RefreshRequest | None]) -> Response:
+    request = call.request
     access = await authenticated(request) if bearer(request) is not None else None
-    data = await optional_body(request, schemas.RefreshRequest)
+    data = call.body
     token = data.refresh_token if data is not None and isinstance(data.refresh_token, str) else None
     if token is None and REFRESH_COOKIE in request.cookies:
         if access is None:  # only the ambient cookie authenticates this call: CSRF rules apply
@@ -119,15 +133,22 @@ async def logout(request: Request) -> Response:
         token = request.cookies[REFRESH_COOKIE]
     if access is None and not token:
         raise Unauthorized("Send the access token or the refresh token to sign out.")
-    await p.auth.logout(access, token)
+    await call.platform.auth.logout(access, token)
     response = Response(status_code=204)
     clear_refresh_cookie(request, response)
     return response
 
 
-async def logout_all(request: Request) -> Response:
-    claims = await authenticated(request)
-    await platform(request).auth.logout_all(claims.user_id)
+@operation(
+    "POST",
+    "/api/auth/logout-all",
+    "End every session of the user",
+    tag="auth",
+    status=204,
+    auth="user",
+)
+async def logout_all(call: Call[None]) -> Response:
+    await call.platform.auth.logout_all(call.user.user_id)
     response = Response(status_code=204)
-    clear_refresh_cookie(request, response)
+    clear_refresh_cookie(call.request, response)
     return response

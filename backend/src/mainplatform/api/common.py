@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -153,25 +152,6 @@ def check_origin(request: Request) -> None:
         candidates.add(f"{forwarded_proto}://{request.headers.get('host', '')}")
     if origin not in allowed and origin not in candidates:
         raise Forbidden("This request came from another site.", code="origin_not_allowed")
-
-
-_SMALL_NUMBER = re.compile(r"[0-9]{1,6}")
-
-
-def page_params(request: Request, default: int = 20, maximum: int = 100) -> tuple[int, str | None]:
-    raw = request.query_params.get("limit")
-    limit = default
-    if raw is not None:
-        # ASCII digits only: str.isdigit() also takes "³" (which int() refuses) and "٣".
-        if not _SMALL_NUMBER.fullmatch(raw) or not 1 <= int(raw) <= maximum:
-            raise BadRequest(
-                f"'limit' must be a whole number from 1 to {maximum}.", code="invalid_limit"
-            )
-        limit = int(raw)
-    cursor = request.query_params.get("cursor") or None
-    if cursor is not None and len(cursor) > 64:
-        raise BadRequest("The cursor is not valid.", code="invalid_cursor")
-    return limit, cursor
 
 
 def path_id(request: Request, name: str = "id") -> int:

@@ -2,38 +2,41 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from mainplatform import schemas
-from mainplatform.api.common import authenticated, body, json, page_params, path_id, platform
+from mainplatform.api.common import path_id
+from mainplatform.api.operations import Call, Page, operation
 
 
-async def list_notes(request: Request) -> Response:
-    claims = await authenticated(request)
-    limit, cursor = page_params(request)
-    return json(await platform(request).notes.list(claims.user_id, limit, cursor))
+@operation(
+    "GET",
+    "/api/notes",
+    "The user's notes, newest first",
+    tag="notes",
+    auth="user",
+    page=Page(20),
+    response=schemas.NotePage,
+)
+async def list_notes(call: Call[None]) -> schemas.NotePageRaw:
+    return await call.platform.notes.list(call.user.user_id, call.page.limit, call.page.cursor)
 
 
-async def create_note(request: Request) -> Response:
-    claims = await authenticated(request)
-    data = await body(request, schemas.NoteCreate)
-    note = await platform(request).notes.create(claims.user_id, data)
-    return json(note, status=201, headers={"Location": f"/api/notes/{note.id}"})
+@operation("POST", "/api/notes", "Create a note", tag="notes", status=201, auth="user")
+async def create_note(call: Call[schemas.NoteCreate]) -> schemas.Note:
+    note = await call.platform.notes.create(call.user.user_id, call.body)
+    call.headers["Location"] = f"/api/notes/{note.id}"
+    return note
 
 
-async def get_note(request: Request) -> Response:
-    claims = await authenticated(request)
-    return json(await platform(request).notes.get(claims.user_id, path_id(request)))
+@operation("GET", "/api/notes/{id:id}", "One note", tag="notes", auth="user")
+async def get_note(call: Call[None]) -> schemas.Note:
+    return await call.platform.notes.get(call.user.user_id, path_id(call.request))
 
 
-async def update_note(request: Request) -> Response:
-    claims = await authenticated(request)
-    data = await body(request, schemas.NoteUpdate)
-    return json(await platform(request).notes.update(claims.user_id, path_id(request), data))
+@operation("PATCH", "/api/notes/{id:id}", "Change a note", tag="notes", auth="user")
+async def update_note(call: Call[schemas.NoteUpdate]) -> schemas.Note:
+    return await call.platform.notes.update(call.user.user_id, path_id(call.request), call.body)
 
 
-async def delete_note(request: Request) -> Response:
-    claims = await authenticated(request)
-    await platform(request).notes.delete(claims.user_id, path_id(request))
-    return Response(status_code=204)
+@operation("DELETE", "/api/notes/{id:id}", "Delete a note", tag="notes", status=204, auth="user")
+async def delete_note(call: Call[None]) -> None:
+    await call.platform.notes.delete(call.user.user_id, path_id(call.request))

@@ -20,7 +20,8 @@ from starlette.responses import RedirectResponse, Response
 
 from mainplatform import schemas
 from mainplatform.api.auth import set_refresh_cookie
-from mainplatform.api.common import ip, json, platform
+from mainplatform.api.common import ip, platform
+from mainplatform.api.operations import Call, operation
 from mainplatform.config import Settings
 from mainplatform.errors import APIError, NotFound
 from mainplatform.security import passwords
@@ -59,20 +60,26 @@ def _redirect_uri(request: Request) -> str:
     return (base.rstrip("/") if base else str(request.base_url).rstrip("/")) + CALLBACK_PATH
 
 
-async def providers(request: Request) -> Response:
-    settings = platform(request).settings
-    return json(
-        schemas.Providers(
-            oidc=schemas.Provider(enabled=settings.oidc_enabled, name=settings.oidc_name),
-            password=schemas.PasswordPolicy(
-                min_length=settings.password_min_length, max_length=passwords.MAX_LENGTH
-            ),
-        )
+@operation("GET", "/api/auth/providers", "Sign-in methods offered", tag="auth")
+async def providers(call: Call[None]) -> schemas.Providers:
+    settings = call.platform.settings
+    return schemas.Providers(
+        oidc=schemas.Provider(enabled=settings.oidc_enabled, name=settings.oidc_name),
+        password=schemas.PasswordPolicy(
+            min_length=settings.password_min_length, max_length=passwords.MAX_LENGTH
+        ),
     )
 
 
-async def login(request: Request) -> Response:
-    p = platform(request)
+@operation(
+    "GET",
+    "/api/auth/oidc/login",
+    "Start sign-in with the identity provider (redirect)",
+    tag="auth",
+    status=302,
+)
+async def login(call: Call[None]) -> Response:
+    request, p = call.request, call.platform
     if p.oauth is None:
         raise NotFound(
             "Sign-in with an identity provider is not configured.", code="oidc_not_configured"
@@ -88,8 +95,15 @@ async def login(request: Request) -> Response:
     return response
 
 
-async def callback(request: Request) -> Response:
-    p = platform(request)
+@operation(
+    "GET",
+    "/api/auth/oidc/callback",
+    "Finish provider sign-in; sets the refresh cookie (redirect)",
+    tag="auth",
+    status=303,
+)
+async def callback(call: Call[None]) -> Response:
+    request, p = call.request, call.platform
     if p.oauth is None or p.oidc is None:
         raise NotFound(
             "Sign-in with an identity provider is not configured.", code="oidc_not_configured"

@@ -10,40 +10,48 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mainplatform import __version__, schemas
-from mainplatform.api.common import json, platform
+from mainplatform.api.common import Platform, json, platform
+from mainplatform.api.operations import Call, operation
 
 READY_TIMEOUT = 1.0
 
 
-async def index(request: Request) -> Response:
-    return json(schemas.ApiInfo(name="Main Platform API", version=__version__))
+@operation("GET", "/api", "Service name and version", tag="system")
+async def index(call: Call[None]) -> schemas.ApiInfo:
+    return schemas.ApiInfo(name="Main Platform API", version=__version__)
 
 
-async def health(request: Request) -> Response:
+@operation("GET", "/api/health", "Liveness (touches no dependency)", tag="system")
+async def health(call: Call[None]) -> schemas.Health:
     """Liveness: answers while the process runs; touches no dependency."""
-    p = platform(request)
-    return json(
-        schemas.Health(
-            status="ok",
-            uptime=round(time.time() - p.started, 3),
-            timestamp=datetime.now(UTC),
-            version=__version__,
-        )
+    return schemas.Health(
+        status="ok",
+        uptime=round(time.time() - call.platform.started, 3),
+        timestamp=datetime.now(UTC),
+        version=__version__,
     )
 
 
-async def _check_database(request: Request) -> None:
-    db = platform(request).db
+async def _check_database(p: Platform) -> None:
+    db = p.db
     if db.down:
         raise ConnectionRefusedError("the database refuses connections")
     async with db.pool.connection(timeout=READY_TIMEOUT) as conn:
         await conn.execute("SELECT 1")
 
 
-async def ready(request: Request) -> Response:
+@operation(
+    "GET",
+    "/api/ready",
+    "Readiness of PostgreSQL and Redis",
+    tag="system",
+    response=schemas.Readiness,
+    responses={503: schemas.Readiness},
+)
+async def ready(call: Call[None]) -> Response:
     """Readiness: PostgreSQL and Redis both answer within a short timeout."""
-    p = platform(request)
-    checks = {"postgres": _check_database(request), "redis": p.cache.ping()}
+    p = call.platform
+    checks = {"postgres": _check_database(p), "redis": p.cache.ping()}
     results: dict[str, str] = {}
     for name, check in checks.items():
         try:

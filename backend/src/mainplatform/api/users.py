@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
-
 from mainplatform import schemas
-from mainplatform.api.common import authenticated, body, json, platform
+from mainplatform.api.operations import Call, operation
 
 
-async def me(request: Request) -> Response:
-    claims = await authenticated(request)
-    return json(await platform(request).users.me(claims.user_id))
+@operation("GET", "/api/users/me", "The signed-in user", tag="users", auth="user")
+async def me(call: Call[None]) -> schemas.User:
+    return await call.platform.users.me(call.user.user_id)
 
 
-async def update_me(request: Request) -> Response:
-    claims = await authenticated(request)
-    data = await body(request, schemas.ProfileUpdate)
-    return json(await platform(request).users.update_me(claims.user_id, data))
+@operation("PATCH", "/api/users/me", "Change display name or e-mail", tag="users", auth="user")
+async def update_me(call: Call[schemas.ProfileUpdate]) -> schemas.User:
+    return await call.platform.users.update_me(call.user.user_id, call.body)
 
 
-async def change_password(request: Request) -> Response:
-    claims = await authenticated(request)
-    data = await body(request, schemas.PasswordChange)
-    await platform(request).auth.change_password(claims, data.current_password, data.new_password)
-    return Response(status_code=204)
+@operation(
+    "POST",
+    "/api/users/me/password",
+    "Change password; ends other sessions",
+    tag="users",
+    status=204,
+    auth="user",
+)
+async def change_password(call: Call[schemas.PasswordChange]) -> None:
+    await call.platform.auth.change_password(
+        call.user, call.body.current_password, call.body.new_password
+    )
