@@ -1,4 +1,5 @@
-"""Static checks as part of the suite: ruff (lint and format) and mypy --strict on the backend."""
+"""Static checks as part of the suite: ruff (lint and format) on the backend, the tests and the
+dashboard generator, and mypy --strict on the backend and the dashboard generator."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ import sys
 import pytest
 
 from tests.support import ROOT
+
+# The Grafana dashboard generator (standard library only); nix/observability/ruff.toml gives it
+# the backend's ruff settings, and mypy checks it with the backend's configuration.
+DASHBOARD_GENERATOR = "nix/observability/dashboard_generator"
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess[str]:
@@ -33,15 +38,24 @@ def tools() -> None:
 
 
 def test_ruff_lint() -> None:
-    r = run(ruff(), "check", "backend", "tests")
+    r = run(ruff(), "check", "backend", "tests", DASHBOARD_GENERATOR)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_ruff_format() -> None:
-    r = run(ruff(), "format", "--check", "backend", "tests")
+    r = run(ruff(), "format", "--check", "backend", "tests", DASHBOARD_GENERATOR)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_mypy_strict() -> None:
     r = run(sys.executable, "-m", "mypy", "--config-file", "backend/pyproject.toml")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_mypy_strict_dashboard_generator() -> None:
+    # Named by path, it is checked as the package `dashboard_generator` (nix/ is no package),
+    # with the backend's settings (strict, Python 3.11) and not the backend's `packages`.
+    r = run(
+        sys.executable, "-m", "mypy", "--config-file", "backend/pyproject.toml", DASHBOARD_GENERATOR
+    )
     assert r.returncode == 0, r.stdout + r.stderr

@@ -25,7 +25,9 @@ OBSERVABILITY = ROOT / "nix" / "observability"
 RULES_FILE = OBSERVABILITY / "alerts.yml"
 RULES_TEST_FILE = OBSERVABILITY / "alerts.test.yml"
 DASHBOARDS_DIR = OBSERVABILITY / "dashboards"
-GENERATOR = OBSERVABILITY / "dashboards.py"
+# The package that writes DASHBOARDS_DIR: `python3 -m GENERATOR_MODULE [--check]` from ROOT.
+GENERATOR = OBSERVABILITY / "dashboard_generator"
+GENERATOR_MODULE = "nix.observability.dashboard_generator"
 
 # Grafana's built-in interval variables, should a query ever use them, and what to put in
 # their place to evaluate it with Prometheus directly. Any other `$variable` is an error:
