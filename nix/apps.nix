@@ -10,7 +10,7 @@ let
   dev = pkgs.writeShellApplication {
     name = "mainplatform-dev";
     runtimeInputs = [
-      packages.backend
+      packages.dev
       pkgs.nix # nix-instantiate renders nix/lib for the local stack
       pkgs.postgresql_16
       pkgs.redis
@@ -24,7 +24,7 @@ let
     ];
     # Run from the project checkout: it serves frontend/ and renders nix/lib from there.
     text = ''
-      exec mainplatform dev "$@"
+      exec ${packages.dev}/bin/mainplatform-dev "$@"
     '';
   };
 in

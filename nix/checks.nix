@@ -55,7 +55,7 @@ in
         chmod -R u+w source
         cd source
         export HOME="$TMPDIR"
-        export PYTHONPATH="$PWD/backend/src"
+        export PYTHONPATH="$PWD/backend/src:$PWD/backend/dev/src"
         export PYTHONDONTWRITEBYTECODE=1
         python -m pytest -p no:cacheprovider -q tests --ignore=tests/nix
         touch "$out"

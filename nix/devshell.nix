@@ -26,7 +26,7 @@ pkgs.mkShell {
   ];
 
   shellHook = ''
-    # Run the backend from the working tree.
-    export PYTHONPATH="$PWD/backend/src''${PYTHONPATH:+:$PYTHONPATH}"
+    # Run the backend and its dev tools (mainplatform dev, test servers) from the working tree.
+    export PYTHONPATH="$PWD/backend/src:$PWD/backend/dev/src''${PYTHONPATH:+:$PYTHONPATH}"
   '';
 }

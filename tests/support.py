@@ -17,11 +17,11 @@ from typing import Any
 import httpx2 as httpx
 import psycopg
 import redis
+from mainplatform_dev.services import Postgres, Redis, free_port
 from starlette.testclient import TestClient
 
 from mainplatform.config import RateLimit, Settings
 from mainplatform.db import migrate
-from mainplatform.devservices import Postgres, Redis, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_PASSWORD = "correct horse battery staple 42"

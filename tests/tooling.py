@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from mainplatform.devservices import free_port
+from mainplatform_dev.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EVAL_TIMEOUT = 60

@@ -7,6 +7,8 @@
 
 let
   backend = pkgs.callPackage ./backend.nix { };
+  # The local stack (`nix run .#dev`); never part of an image or a host.
+  dev = pkgs.callPackage ./dev.nix { inherit backend; };
   frontend = pkgs.callPackage ./frontend.nix { };
   images = pkgs.callPackage ../images.nix {
     inherit
@@ -18,7 +20,7 @@ let
   };
 in
 {
-  inherit backend frontend;
+  inherit backend dev frontend;
   inherit (images) backend-image frontend-image images;
   default = backend;
 }

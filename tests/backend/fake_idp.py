@@ -13,12 +13,11 @@ from urllib.parse import parse_qs, urlencode
 import uvicorn
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from mainplatform_dev.services import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-
-from mainplatform.devservices import free_port
 
 
 class FakeIdP:

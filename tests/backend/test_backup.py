@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import psycopg
+from mainplatform_dev.services import find_program
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from mainplatform.backup import prune
-from mainplatform.devservices import find_program
 from tests.support import Services, User
 
 

@@ -10,11 +10,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from mainplatform_dev.services import Postgres, Redis
 from starlette.testclient import TestClient
 
 from mainplatform.app import create_app
 from mainplatform.db import migrate
-from mainplatform.devservices import Postgres, Redis
 from tests.support import STRONG_PASSWORD, make_settings
 
 pytestmark = pytest.mark.slow

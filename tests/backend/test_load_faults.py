@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx2 as httpx
 import psycopg
 import pytest
+from mainplatform_dev.services import Postgres, Redis
 
 from mainplatform.db import migrate
-from mainplatform.devservices import Postgres, Redis
 from tests.support import STRONG_PASSWORD, Services, backend_env, start_backend, stop_process
 
 pytestmark = pytest.mark.slow

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2 as httpx
+from mainplatform_dev.services import Postgres, Redis, free_port
 
 from mainplatform.db import migrate
-from mainplatform.devservices import Postgres, Redis, free_port
 from tests.support import STRONG_PASSWORD, stop_process, wait_http
 
 HERE = Path(__file__).resolve().parent

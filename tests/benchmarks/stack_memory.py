@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mainplatform.devstack import Stack
+from mainplatform_dev.stack import Stack
+
 from tests.benchmarks.backend import rss_mb
 from tests.support import ROOT
 

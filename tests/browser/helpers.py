@@ -17,9 +17,9 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 import httpx2 as httpx
+from mainplatform_dev.services import free_port
+from mainplatform_dev.stack import nginx_conf
 
-from mainplatform.devservices import free_port
-from mainplatform.devstack import nginx_conf
 from tests.support import (
     ROOT,
     STRONG_PASSWORD,

@@ -80,6 +80,7 @@ let
     genAttrs pythonPackageNames (n: drv n { })
     // {
       psycopg = drv "psycopg" { optional-dependencies.pool = [ (drv "psycopg-pool" { }) ]; };
+      toPythonModule = d: d;
       buildPythonApplication = args: drv "${args.pname}-${args.version}" {
         inherit args;
         inherit (args) version;

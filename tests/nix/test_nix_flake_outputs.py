@@ -28,6 +28,11 @@ let
       dependencies = map (d: d.name) p.backend.args.dependencies;
       mainProgram = p.backend.args.meta.mainProgram;
     }};
+    dev = {{
+      inherit (p.dev.args) pname pythonImportsCheck;
+      dependencies = map (d: d.name) p.dev.args.dependencies;
+      mainProgram = p.dev.args.meta.mainProgram;
+    }};
     backendImage = names p.backend-image;
     frontendImage = names p.frontend-image;
     images = builtins.mapAttrs (n: v: v.name) p.images.entries;
@@ -60,7 +65,7 @@ def test_both_systems(outputs: Any) -> None:
 def test_packages(outputs: Any, system: str) -> None:
     out = outputs[system]
     assert out["packages"] == sorted(
-        ["backend", "frontend", "backend-image", "frontend-image", "images", "default"]
+        ["backend", "dev", "frontend", "backend-image", "frontend-image", "images", "default"]
     )
     assert out["default"] == "mainplatform-0.1.0"
     assert out["images"] == {
@@ -93,6 +98,19 @@ def test_backend_package(outputs: Any) -> None:
         "itsdangerous",
     ):
         assert dep in backend["dependencies"], dep
+
+
+def test_dev_tools_are_a_package_of_their_own(outputs: Any) -> None:
+    """The local stack is `mainplatform-dev`, built on the runtime package; no image holds it."""
+    dev = outputs["x86_64-linux"]["dev"]
+    assert dev["pname"] == "mainplatform-dev"
+    assert dev["pythonImportsCheck"] == ["mainplatform_dev"]
+    assert dev["dependencies"] == ["mainplatform-0.1.0"]
+    assert dev["mainProgram"] == "mainplatform-dev"
+    for image in ("backendImage", "frontendImage"):
+        contents = outputs["x86_64-linux"][image]["contents"]
+        assert not [c for c in contents if "mainplatform-dev" in c], contents
+    assert outputs["x86_64-linux"]["apps"]["dev"]["type"] == "app"
 
 
 def test_backend_dependencies_match_pyproject(outputs: Any) -> None:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mainplatform_dev.stack import REQUIRED, Stack, find
 
-from mainplatform.devstack import REQUIRED, Stack, find
 from tests.support import ROOT
 
 # Low enough for a test to reach, high enough that the other tests never do.

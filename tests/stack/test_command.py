@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from mainplatform_dev.stack import REQUIRED, find
 
-from mainplatform.devstack import REQUIRED, find
 from tests.support import ROOT
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from mainplatform_dev.stack import REQUIRED, Stack, find
 
-from mainplatform.devstack import REQUIRED, Stack, find
 from tests.support import ROOT, STRONG_PASSWORD
 
 
@@ -59,7 +59,7 @@ def test_restart_keeps_data() -> None:
 def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
     import socket
 
-    from mainplatform.devservices import ServiceError
+    from mainplatform_dev.services import ServiceError
 
     if any(find(role) is None for role in REQUIRED):
         pytest.skip("the local stack's programs are missing")

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from mainplatform_dev.stack import Stack
 
-from mainplatform.devstack import Stack
 from tests.support import STRONG_PASSWORD
 
 

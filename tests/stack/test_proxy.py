@@ -6,8 +6,8 @@ import secrets
 import time
 
 import httpx2 as httpx
+from mainplatform_dev.stack import Stack
 
-from mainplatform.devstack import Stack
 from tests.headers import api_headers, frontend_headers
 from tests.support import STRONG_PASSWORD
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from mainplatform.devservices import find_program
+from mainplatform.programs import find_program
 
 METRIC = "mainplatform_backup_last_success_timestamp_seconds"
 SIZE_METRIC = "mainplatform_backup_size_bytes"

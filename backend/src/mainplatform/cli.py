@@ -1,10 +1,11 @@
-"""``mainplatform``: serve, migrate, create-admin, check-config, dev."""
+"""``mainplatform``: serve, migrate, create-admin, backup, check-config, dev."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import importlib.util
 import os
 import shutil
 import sys
@@ -161,63 +162,18 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_dev(args: argparse.Namespace) -> int:
-    """The platform on loopback: the whole stack, or with --backend-only just the API."""
-    from mainplatform.devservices import ServiceError
-
-    if not args.backend_only:
-        from mainplatform import devstack
-
-        try:
-            root = devstack.project_root()
-        except ServiceError as exc:
-            return _fail(str(exc))
-        state = Path(args.state or root / ".state" / "stack").resolve()
-        ports = {"auto": 1} if args.ports == "auto" else {}
-        stack = devstack.Stack(root, state, ports=ports, workers=args.workers)
-        return devstack.run_forever(stack)
-    return _backend_only(args, Path(args.state or ".state/dev").resolve())
-
-
-def _backend_only(args: argparse.Namespace, state: Path) -> int:
-    from mainplatform.db import migrate
-    from mainplatform.devservices import Postgres, Redis, ServiceError, dev_secrets
-
-    state.mkdir(parents=True, exist_ok=True)
-    state.chmod(0o711)
-    postgres = Postgres(state / "postgres")
-    redis = Redis(state / "redis", persist=True)
-    try:
-        print(f"starting PostgreSQL in {postgres.directory} ...", flush=True)
-        postgres.start()
-        print(f"starting Redis in {redis.directory} ...", flush=True)
-        redis.start()
-        database_url = postgres.create_database("mainplatform")
-        applied = migrate(database_url)
-        print(f"migrations: {', '.join(applied) or 'up to date'}", flush=True)
-        os.environ.update(
-            {
-                "DATABASE_URL": database_url,
-                "REDIS_URL": redis.url,
-                "COOKIE_SECURE": "false",
-                "JWT_SECRET": dev_secrets(state)["JWT_SECRET"],
-            }
+def cmd_dev(rest: list[str]) -> int:
+    """``mainplatform dev``: the local stack, which lives in the separate ``mainplatform-dev``
+    package (``backend/dev``). It runs in a fresh interpreter, so the runtime imports nothing
+    of it; production installs (the Nix package, the OCI image) do not have it at all."""
+    if importlib.util.find_spec("mainplatform_dev") is None:
+        return _fail(
+            "the local stack is in the mainplatform-dev package, which is not installed: "
+            "pip install -e backend/dev (from the repository root)"
         )
-        print(
-            f"\nMain Platform API on http://127.0.0.1:{args.port}/api  (metrics: /metrics)\n"
-            f"PostgreSQL {database_url}\nRedis {redis.url}\nstate: {state}\n"
-            "Ctrl-C stops everything; the data stays for the next run.\n",
-            flush=True,
-        )
-        serve = argparse.Namespace(workers=args.workers, host="127.0.0.1", port=args.port)
-        return cmd_serve(serve)
-    except ServiceError as exc:
-        return _fail(str(exc))
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        redis.stop()
-        postgres.stop()
+    # the same interpreter and a fixed module name: no shell, nothing from the user but args
+    os.execv(sys.executable, [sys.executable, "-m", "mainplatform_dev", *rest])  # noqa: S606
+    return 0  # not reached
 
 
 def parser() -> argparse.ArgumentParser:
@@ -251,27 +207,18 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser(
         "dev",
-        help="run the whole platform on loopback (Traefik, nginx, API, databases, Prometheus)",
+        add_help=False,
+        help="run the whole platform on loopback (needs the mainplatform-dev package)",
     )
-    d.add_argument("--state", default=None, help="state directory (default: .state/stack)")
-    d.add_argument("--workers", type=int, default=2, help="backend workers (default: 2)")
-    d.add_argument(
-        "--ports",
-        choices=["default", "auto"],
-        default="default",
-        help="'auto' picks free ports instead of the defaults from nix/lib",
-    )
-    d.add_argument(
-        "--backend-only",
-        action="store_true",
-        help="only PostgreSQL, Redis and the API (state: .state/dev)",
-    )
-    d.add_argument("--port", type=int, default=8000, help="API port with --backend-only")
-    d.set_defaults(func=cmd_dev)
+    d.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    d.set_defaults(func=lambda args: cmd_dev(args.rest))
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dev"]:  # everything after "dev" is the dev tool's (its --help too)
+        return cmd_dev(argv[1:])
     args = parser().parse_args(argv)
     code: int = args.func(args)
     return code

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from mainplatform.devservices import (
+from mainplatform.programs import ProgramNotFound
+from mainplatform_dev.services import (
     Postgres,
     Redis,
     ServiceError,
@@ -514,7 +515,7 @@ def run_forever(stack: Stack) -> int:
     print(f"Main Platform on loopback (state: {stack.state})", flush=True)
     try:
         stack.start()
-    except ServiceError as exc:
+    except ProgramNotFound as exc:
         print(f"\nmainplatform: {exc}", file=sys.stderr, flush=True)
         return 2
     print("\n" + stack.summary() + "\n\nCtrl-C stops everything; the data stays.", flush=True)

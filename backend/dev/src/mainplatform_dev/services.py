@@ -6,11 +6,9 @@ Nothing here is for production: there, the NixOS module runs the real services.
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,9 +16,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mainplatform.programs import ProgramNotFound, find_program
 
-class ServiceError(RuntimeError):
-    """A throwaway service could not be started; the message says why."""
+
+class ServiceError(ProgramNotFound):
+    """A throwaway service could not be started (or its program is missing); says why."""
 
 
 def free_port() -> int:
@@ -47,21 +47,6 @@ def dev_secrets(state: Path) -> dict[str, str]:
 def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def find_program(name: str) -> str:
-    """On PATH, else in Debian's versioned PostgreSQL directory (newest first)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(
-        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0,
-        reverse=True,
-    )
-    if candidates:
-        return candidates[0]
-    raise ServiceError(f"'{name}' was not found on PATH; install it (e.g. apt install postgresql)")
 
 
 def _unprivileged_user() -> str | None:
@@ -236,7 +221,7 @@ class Redis:
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
         try:
             _wait_port(self.port, timeout, self.proc)
-        except ServiceError as exc:
+        except ProgramNotFound as exc:
             self.stop()
             raise ServiceError(f"Redis did not start: {exc}") from None
         return self
