@@ -28,7 +28,7 @@ def main() -> int:
     state = Path(tempfile.mkdtemp(prefix="mainplatform-mem-"))
     out = io.StringIO()
     try:
-        with Stack(ROOT, state, ports={"auto": 1}, out=out) as stack:
+        with Stack(ROOT, state, auto_ports=True, out=out) as stack:
             time.sleep(args.settle)
             rows: list[tuple[str, float]] = []
             assert stack.postgres is not None and stack.redis is not None

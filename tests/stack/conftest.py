@@ -31,7 +31,7 @@ def stack(stack_state: Path) -> Iterator[Stack]:
     s = Stack(
         ROOT,
         stack_state,
-        ports={"auto": 1},
+        auto_ports=True,
         overrides={"rateLimit": RATE_LIMIT, "scrapeInterval": "2s"},  # rules too
         backend_env={"RATE_LIMIT_REGISTER_IP": "1000/minute"},
     )

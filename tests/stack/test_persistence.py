@@ -21,7 +21,7 @@ def test_restart_keeps_data() -> None:
     out = io.StringIO()
     try:
         with (
-            Stack(ROOT, state, ports={"auto": 1}, workers=1, out=out) as first,
+            Stack(ROOT, state, auto_ports=True, workers=1, out=out) as first,
             httpx.Client(base_url=first.url) as c,
         ):
             c.post(
@@ -39,7 +39,7 @@ def test_restart_keeps_data() -> None:
             )
         assert "ready" in out.getvalue()
         with (
-            Stack(ROOT, state, ports={"auto": 1}, workers=1, out=out) as second,
+            Stack(ROOT, state, auto_ports=True, workers=1, out=out) as second,
             httpx.Client(base_url=second.url) as c,
         ):
             r = c.post(

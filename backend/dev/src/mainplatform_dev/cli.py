@@ -28,8 +28,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
         except ProgramNotFound as exc:
             return _fail(str(exc))
         state = Path(args.state or root / ".state" / "stack").resolve()
-        ports = {"auto": 1} if args.ports == "auto" else {}
-        return stack.run_forever(stack.Stack(root, state, ports=ports, workers=args.workers))
+        return stack.run_forever(
+            stack.Stack(root, state, auto_ports=args.ports == "auto", workers=args.workers)
+        )
     return _backend_only(args, Path(args.state or ".state/dev").resolve())
 
 

