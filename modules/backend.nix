@@ -56,6 +56,7 @@ in
       environment = mp.backendEnvironment {
         settings = s;
         inherit (cfg) workers;
+        backend = cfg.backend.settings;
       };
       serviceConfig = mp.hardening // {
         # exec: `systemctl start` fails when the program cannot be started,

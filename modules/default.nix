@@ -78,18 +78,18 @@ let
       exporters = lib.mapAttrs (
         name: _: setting [ "exporters" name ] types.bool "Run and scrape the ${name} exporter."
       ) defaults.exporters;
-      rateLimit = {
+      edgeRateLimit = {
         average = setting [
-          "rateLimit"
+          "edgeRateLimit"
           "average"
         ] types.ints.positive "Traefik's per-IP request rate on /api (requests per `period`).";
-        period = setting [ "rateLimit" "period" ] types.str "Period of `average`, e.g. `\"1s\"`.";
+        period = setting [ "edgeRateLimit" "period" ] types.str "Period of `average`, e.g. `\"1s\"`.";
         burst = setting [
-          "rateLimit"
+          "edgeRateLimit"
           "burst"
         ] types.ints.positive "Requests above `average` that Traefik lets through at once.";
         ipDepth = setting [
-          "rateLimit"
+          "edgeRateLimit"
           "ipDepth"
         ] types.ints.unsigned "X-Forwarded-For hops to trust; 0 uses the peer address.";
       };
@@ -182,6 +182,27 @@ in
       description = "uvicorn worker processes of the backend (one per OCPU is a good start).";
     };
 
+    backend.settings = mkOption {
+      type = types.submodule { options = mp.backendSettingOptions; };
+      default = { };
+      example = literalExpression ''
+        {
+          RATE_LIMIT_LOGIN_IP = "20/minute";
+          ACCESS_TOKEN_TTL = 600;
+          TRUSTED_PROXIES = [ "10.0.0.0/24" ]; # a load balancer in front of Traefik
+        }
+      '';
+      description = ''
+        The backend's own settings that an operator changes: rate limits, token
+        lifetimes, pool sizes, trusted proxies, OIDC, ... One typed option per
+        setting, named like its environment variable, declared (type, default,
+        bounds, text) once in the backend (`mainplatform settings`). The module
+        sets the rest itself: addresses and ports from `settings`, secrets from
+        credential files. `TRUSTED_PROXIES` adds to Traefik's address, which is
+        always trusted.
+      '';
+    };
+
     backendMemoryMax = mkOption {
       type = types.str;
       default = "512M";
@@ -246,7 +267,7 @@ in
       example = {
         ports.grafana = 3001;
         grafana.routed = true;
-        rateLimit.average = 20;
+        edgeRateLimit.average = 20;
       };
       description = ''
         The platform's wiring (nix/lib/settings.nix): ports, Traefik's rate

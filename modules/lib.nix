@@ -40,9 +40,62 @@ let
   };
 
   resolverless = tls: removeAttrs tls [ "certResolver" ];
+
+  # The backend settings an operator sets on a host (declared once in
+  # backend/src/mainplatform/config.py, exported to nix/lib/backend-settings.json).
+  operatorSettings = lib.filterAttrs (_: s: s.owner == "operator") platform.backendSettings;
+
+  settingType =
+    s:
+    let
+      base =
+        if s.choices != null then
+          lib.types.enum s.choices
+        else if s.kind == "int" then
+          (if s.minimum != null then lib.types.ints.between s.minimum 2147483647 else lib.types.int)
+        else if s.kind == "bool" then
+          lib.types.bool
+        else if s.kind == "rateLimit" then
+          lib.types.strMatching "[0-9]+ */ *[0-9]*[.]?[0-9]* *[a-z]*"
+        else if s.kind == "list" || s.kind == "networks" then
+          lib.types.listOf (if s.pattern != null then lib.types.strMatching s.pattern else lib.types.str)
+        else if s.pattern != null then
+          lib.types.strMatching s.pattern
+        else
+          lib.types.str;
+    in
+    if s.default == null then lib.types.nullOr base else base;
+
+  # How the backend reads each kind of value from its environment.
+  settingText =
+    s: value:
+    if builtins.isBool value then
+      lib.boolToString value
+    else if builtins.isList value then
+      lib.concatStringsSep "," value
+    else
+      toString value;
+  # Those settings as the backend's environment (unset ones left out).
+  backendSettingsEnvironment =
+    values:
+    lib.mapAttrs (name: v: settingText operatorSettings.${name} v) (
+      lib.filterAttrs (_: v: v != null) values
+    );
+
 in
 {
   inherit names databaseEnvironment;
+
+  # One typed option per operator setting of the backend, its default the
+  # declared one: services.mainplatform.backend.settings.<VARIABLE>.
+  backendSettingOptions = lib.mapAttrs (
+    name: s:
+    lib.mkOption {
+      type = settingType s;
+      inherit (s) default;
+      description = "`${name}`: ${s.doc}.";
+    }
+  ) operatorSettings;
 
   # The units behind databaseEnvironment: PostgreSQL (ensureDatabases and
   # ensureUsers done) and the platform's Redis server.
@@ -79,18 +132,26 @@ in
   # The backend's environment. JWT_SECRET is not in it: the backend reads
   # the systemd credential $CREDENTIALS_DIRECTORY/jwt_secret.
   backendEnvironment =
-    { settings, workers }:
+    {
+      settings,
+      workers,
+      backend ? { },
+    }:
     databaseEnvironment
+    // backendSettingsEnvironment (removeAttrs backend [ "TRUSTED_PROXIES" ])
     // {
       HOST = settings.internalAddress;
       PORT = toString settings.ports.backend;
       WORKERS = toString workers;
-      # Traefik reaches the backend from loopback; only its X-Forwarded-For
-      # is believed.
-      TRUSTED_PROXIES = settings.internalAddress;
+      # Traefik reaches the backend from loopback: its X-Forwarded-For is
+      # always believed, and that of the proxies the operator adds.
+      TRUSTED_PROXIES = lib.concatStringsSep "," (
+        [ settings.internalAddress ] ++ (backend.TRUSTED_PROXIES or [ ])
+      );
       PUBLIC_URL = "https://${settings.domain}";
       COOKIE_SECURE = "true";
-      LOG_LEVEL = settings.logLevel;
+      # One log level for the backend and Traefik; Python spells WARN "WARNING".
+      LOG_LEVEL = if settings.logLevel == "WARN" then "WARNING" else settings.logLevel;
       # Shared by the workers; under RuntimeDirectory, so it starts empty.
       PROMETHEUS_MULTIPROC_DIR = "/run/${names.runtimeDir}/metrics";
     };

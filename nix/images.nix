@@ -43,7 +43,7 @@ let
     "org.opencontainers.image.licenses" = "MIT";
   };
 
-  backendPort = 8000;
+  backendPort = platformLib.backendSettings.PORT.default;
   frontendPort = 8080;
 
   backend-image = dockerTools.buildLayeredImage {

@@ -16,7 +16,12 @@ let
   nginx = import ./nginx.nix;
 in
 rec {
-  inherit (settingsLib) mkSettings defaultsFor modes;
+  inherit (settingsLib)
+    mkSettings
+    defaultsFor
+    modes
+    backendSettings
+    ;
 
   # Table of services and ports, firewall ports, routes.
   inherit (table)

@@ -3,6 +3,14 @@
 # reads its values from here, through `mkSettings`.
 let
   util = import ./util.nix;
+  # The backend's own settings, declared once in backend/src/mainplatform/config.py and
+  # exported here by `mainplatform settings --format json` (a test keeps it current).
+  backendSettings = builtins.listToAttrs (
+    map (s: {
+      name = s.env;
+      value = s;
+    }) (builtins.fromJSON (builtins.readFile ./backend-settings.json))
+  );
 
   modes = [
     "local"
@@ -38,7 +46,7 @@ let
         websecure = if production then 443 else 8443;
         # Traefik's own loopback-only entrypoint for /metrics and /ping.
         traefikMetrics = 8082;
-        backend = 8000;
+        backend = backendSettings.PORT.default;
         frontend = 8081;
         prometheus = 9090;
         grafana = 3000;
@@ -72,8 +80,8 @@ let
         redis = production;
       };
 
-      # Per client IP, on /api (Traefik rateLimit middleware).
-      rateLimit = {
+      # Per client IP, on /api (Traefik edgeRateLimit middleware).
+      edgeRateLimit = {
         average = 50;
         period = "1s";
         burst = 100;
@@ -168,11 +176,11 @@ let
         }
         {
           ok =
-            builtins.isInt s.rateLimit.average
-            && s.rateLimit.average > 0
-            && builtins.isInt s.rateLimit.burst
-            && s.rateLimit.burst > 0;
-          msg = "rateLimit.average and rateLimit.burst must be positive integers";
+            builtins.isInt s.edgeRateLimit.average
+            && s.edgeRateLimit.average > 0
+            && builtins.isInt s.edgeRateLimit.burst
+            && s.edgeRateLimit.burst > 0;
+          msg = "edgeRateLimit.average and edgeRateLimit.burst must be positive integers";
         }
         {
           ok = builtins.elem s.aliasHeadersStrategy [
@@ -195,7 +203,7 @@ let
       throw "mainplatform settings: ${builtins.concatStringsSep "; " (map (c: c.msg) failed)}";
 in
 {
-  inherit defaultsFor modes;
+  inherit defaultsFor modes backendSettings;
 
   # The one entry point: defaults for the mode, your overrides on top,
   # derived paths filled in, then checked. Idempotent: passing its own result

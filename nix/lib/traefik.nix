@@ -187,8 +187,8 @@ in
           };
 
           api-ratelimit.rateLimit = {
-            inherit (s.rateLimit) average period burst;
-            sourceCriterion.ipStrategy.depth = s.rateLimit.ipDepth;
+            inherit (s.edgeRateLimit) average period burst;
+            sourceCriterion.ipStrategy.depth = s.edgeRateLimit.ipDepth;
           };
         };
       };

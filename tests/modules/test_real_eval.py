@@ -198,3 +198,52 @@ def test_a_stub_cannot_shadow_a_real_declaration(nixpkgs: Path) -> None:
         "lib.mkOption { type = lib.types.anything; }; }) ]"
     )
     assert "is already declared in" in error(nixpkgs, module)
+
+
+def _backend_environment(report: Any) -> dict[str, str]:
+    env: dict[str, str] = report["services"]["mainplatform-backend"]["environment"]
+    return env
+
+
+def test_the_backend_environment_loads_as_the_declared_settings(oci: Any) -> None:
+    """The environment the module writes is read by the backend's own loader, and every
+    operator setting of the declaration reaches it (backend/src/mainplatform/config.py)."""
+    import secrets
+
+    from mainplatform.config import Settings, describe
+
+    env = _backend_environment(oci)
+    operator = {s["env"] for s in describe() if s["owner"] == "operator"}
+    defaulted = {s["env"] for s in describe() if s["owner"] == "operator" and s["default"]}
+    assert defaulted <= set(env), defaulted - set(env)
+    assert not {k for k in env if k.endswith("_SECRET")}  # secrets come as credentials
+    settings = Settings.from_env({**env, "JWT_SECRET": secrets.token_urlsafe(48)})
+    assert settings.port == oci["finalSettings"]["ports"]["backend"]
+    assert settings.cookie_secure is True
+    assert {str(n) for n in settings.trusted_proxies} == {"127.0.0.1/32"}
+    assert operator  # the check looked at something
+
+
+def test_operator_settings_are_typed_options(nixpkgs: Path) -> None:
+    extra = """[ {
+      services.mainplatform.backend.settings = {
+        RATE_LIMIT_LOGIN_IP = "5/minute";
+        ACCESS_TOKEN_TTL = 600;
+        TRUSTED_PROXIES = [ "10.0.0.0/24" ];
+        ACCESS_LOG = false;
+      };
+    } ]"""
+    proc = evaluate(nixpkgs, "oci.report", extra)
+    assert proc.returncode == 0, proc.stderr
+    env = _backend_environment(json.loads(proc.stdout))
+    assert env["RATE_LIMIT_LOGIN_IP"] == "5/minute"
+    assert env["ACCESS_TOKEN_TTL"] == "600"
+    assert env["TRUSTED_PROXIES"] == "127.0.0.1,10.0.0.0/24"  # Traefik stays trusted
+    assert env["ACCESS_LOG"] == "false"
+    # the declared bounds are the option's type: nixpkgs' own type check refuses
+    stderr = error(nixpkgs, "[ { services.mainplatform.backend.settings.ACCESS_TOKEN_TTL = 5; } ]")
+    assert "ACCESS_TOKEN_TTL" in stderr and "is not of type" in stderr
+    stderr = error(
+        nixpkgs, '[ { services.mainplatform.backend.settings.RATE_LIMIT_API = "lots"; } ]'
+    )
+    assert "is not of type" in stderr

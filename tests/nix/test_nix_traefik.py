@@ -243,7 +243,7 @@ def test_traefik_routes_the_platform_locally(backend: StandIn, tmp_path: Path) -
             "backend": backend_port,
         },
         "paths": {"stateDir": str(tmp_path / "state")},
-        "rateLimit": {"average": 5, "period": "1s", "burst": 5},
+        "edgeRateLimit": {"average": 5, "period": "1s", "burst": 5},
         "aliasHeadersStrategy": "delete",
     }
     static, dynamic = render_traefik(settings)

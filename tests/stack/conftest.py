@@ -32,7 +32,7 @@ def stack(stack_state: Path) -> Iterator[Stack]:
         ROOT,
         stack_state,
         auto_ports=True,
-        overrides={"rateLimit": RATE_LIMIT, "scrapeInterval": "2s"},  # rules too
+        overrides={"edgeRateLimit": RATE_LIMIT, "scrapeInterval": "2s"},  # rules too
         backend_env={"RATE_LIMIT_REGISTER_IP": "1000/minute"},
     )
     s.start()

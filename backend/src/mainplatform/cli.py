@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from mainplatform import __version__
-from mainplatform.config import ConfigError, Settings, read_secret
+from mainplatform.config import ConfigError, Settings, read_secret, read_setting
 
 
 def _fail(message: str) -> int:
@@ -124,7 +124,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             "DATABASE_URL is not set (give DATABASE_URL, DATABASE_URL_FILE or a credential)"
         )
     try:
-        min_length = int(os.environ.get("PASSWORD_MIN_LENGTH") or 12)
+        min_length = int(read_setting("password_min_length", os.environ))
     except ValueError:
         return _fail("PASSWORD_MIN_LENGTH: expected a whole number")
     email = normalize_email(args.email)
@@ -159,6 +159,19 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     width = max(len(k) for k in values)
     for key, value in values.items():
         print(f"{key.ljust(width)}  {value}")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    """The declaration of every setting (one source for the README and the NixOS module)."""
+    from mainplatform import config
+
+    if args.format == "json":
+        import json
+
+        print(json.dumps(config.describe(), indent=2, ensure_ascii=False))
+    else:
+        print(config.markdown_table(), end="")
     return 0
 
 
@@ -204,6 +217,10 @@ def parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check-config", help="validate the environment; print it, secrets masked")
     c.set_defaults(func=cmd_check_config)
+
+    t = sub.add_parser("settings", help="print the declaration of every setting")
+    t.add_argument("--format", choices=["json", "markdown"], default="markdown")
+    t.set_defaults(func=cmd_settings)
 
     d = sub.add_parser(
         "dev",

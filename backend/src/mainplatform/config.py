@@ -12,9 +12,9 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 MIN_SECRET_BYTES = 32
 
@@ -50,46 +50,149 @@ class RateLimit:
         return f"{self.limit}/{self.period:g}s"
 
 
+Owner = Literal["operator", "wiring", "secret"]
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """What the one declaration of a setting says besides its name, type and default.
+
+    ``owner`` says who sets it on a NixOS host: ``operator`` settings are typed options of
+    the module (``services.mainplatform.backend.settings``); ``wiring`` ones the module
+    derives from other facts (addresses, ports, paths); ``secret`` ones are files handed over
+    with ``LoadCredential``.
+    """
+
+    doc: str
+    owner: Owner = "operator"
+    minimum: int | None = None
+    choices: tuple[str, ...] = ()
+    pattern: str | None = None  # every value (each item of a list) must match
+
+
+def setting(default: Any = MISSING, doc: str = "", **kw: Any) -> Any:
+    """A field of ``Settings`` with its declaration."""
+    meta = {"declared": Declared(doc, **kw)}
+    if default is MISSING:
+        return field(metadata=meta)
+    if isinstance(default, tuple | list):
+        return field(default=tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+ORIGIN = r"https?://[^/\s]+"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    database_url: str = field(metadata={"secret": True})
-    redis_url: str = field(metadata={"secret": True})
-    jwt_secret: str = field(metadata={"secret": True})
-    jwt_previous_secret: str | None = field(default=None, metadata={"secret": True})
-    jwt_issuer: str = "mainplatform"
-    jwt_audience: str = "mainplatform-api"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    allowed_origins: tuple[str, ...] = ()
-    cookie_secure: bool = True
-    access_token_ttl: int = 900
-    refresh_idle_ttl: int = 7 * 24 * 3600
-    refresh_absolute_ttl: int = 30 * 24 * 3600
-    refresh_reuse_grace: int = 5
-    rate_limit_login_account: RateLimit = RateLimit(10, 300.0)
-    rate_limit_login_device: RateLimit = RateLimit(10, 300.0)
-    rate_limit_login_ip: RateLimit = RateLimit(30, 60.0)
-    rate_limit_register_ip: RateLimit = RateLimit(10, 3600.0)
-    rate_limit_api: RateLimit = RateLimit(600, 60.0)
-    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
-    log_level: str = "INFO"
-    access_log: bool = True
-    max_body_bytes: int = 64 * 1024
-    password_min_length: int = 12
-    db_pool_min: int = 2
-    db_pool_max: int = 10
-    hash_concurrency: int = 1
-    public_url: str | None = None
-    oidc_issuer: str | None = None
-    oidc_name: str = "single sign-on"
-    oidc_client_id: str | None = None
-    oidc_client_secret: str | None = field(default=None, metadata={"secret": True})
-    session_secret: str | None = field(default=None, metadata={"secret": True})
+    """Every backend setting, declared once: its environment variable is the field's name in
+    upper case; the loader, ``check-config``, the README table and the NixOS module's
+    options (through ``nix/lib/backend-settings.json``) all come from these declarations."""
+
+    database_url: str = setting(
+        doc="libpq URL, e.g. `postgresql:///mainplatform?host=/run/postgresql`", owner="secret"
+    )
+    redis_url: str = setting(
+        doc="e.g. `unix:///run/redis-mainplatform/redis.sock` or `redis://127.0.0.1:6379/0`",
+        owner="secret",
+    )
+    jwt_secret: str = setting(
+        doc="HS256 signing key for access tokens (at least 32 bytes); its `kid` is derived",
+        owner="secret",
+    )
+    jwt_previous_secret: str | None = setting(
+        None,
+        "the key before a rotation: tokens signed with it stay valid until they expire",
+        owner="secret",
+    )
+    jwt_issuer: str = setting("mainplatform", "`iss` of access tokens")
+    jwt_audience: str = setting("mainplatform-api", "`aud` of access tokens")
+    host: str = setting("127.0.0.1", "where `serve` listens", owner="wiring")
+    port: int = setting(8000, "the port `serve` listens on", owner="wiring", minimum=0)
+    workers: int = setting(1, "worker processes of `serve`", owner="wiring", minimum=1)
+    allowed_origins: tuple[str, ...] = setting(
+        (),
+        "comma-separated extra origins for CORS and the CSRF `Origin` check (same-origin is "
+        "always allowed)",
+        pattern=ORIGIN,
+    )
+    cookie_secure: bool = setting(
+        True, "`Secure` flag on the cookies; `false` only for plain-HTTP local use", owner="wiring"
+    )
+    access_token_ttl: int = setting(900, "access-token lifetime, seconds", minimum=30)
+    refresh_idle_ttl: int = setting(
+        7 * 24 * 3600, "refresh-token idle timeout, seconds", minimum=60
+    )
+    refresh_absolute_ttl: int = setting(
+        30 * 24 * 3600, "absolute lifetime of a sign-in (refresh family), seconds", minimum=60
+    )
+    refresh_reuse_grace: int = setting(
+        5,
+        "seconds in which presenting the just-rotated refresh token again (a lost response, "
+        "parallel tabs) returns the same successor instead of counting as reuse; 0 is off",
+        minimum=0,
+    )
+    rate_limit_login_account: RateLimit = setting(
+        RateLimit(10, 300.0),
+        "login attempts per account from clients without its device cookie (`N/period`, "
+        "period like `30s`, `5m`, `1h`, `minute`)",
+    )
+    rate_limit_login_device: RateLimit = setting(
+        RateLimit(10, 300.0),
+        "login attempts per device cookie (a browser that signed in to that account before)",
+    )
+    rate_limit_login_ip: RateLimit = setting(RateLimit(30, 60.0), "login attempts per client IP")
+    rate_limit_register_ip: RateLimit = setting(
+        RateLimit(10, 3600.0), "registrations per client IP"
+    )
+    rate_limit_api: RateLimit = setting(
+        RateLimit(600, 60.0), "general budget per user (authenticated) or per IP"
+    )
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = setting(
+        (),
+        "IPs/CIDRs whose `X-Forwarded-For` is believed (e.g. `127.0.0.1` behind Traefik)",
+    )
+    log_level: str = setting("INFO", "log level", owner="wiring", choices=LOG_LEVELS)
+    access_log: bool = setting(True, "one JSON access line per request")
+    max_body_bytes: int = setting(64 * 1024, "request bodies above this get 413", minimum=1024)
+    password_min_length: int = setting(12, "minimum password length", minimum=8)
+    db_pool_min: int = setting(2, "PostgreSQL connections kept open per worker", minimum=0)
+    db_pool_max: int = setting(10, "PostgreSQL connections at most per worker", minimum=1)
+    hash_concurrency: int = setting(
+        1,
+        "Argon2 hashes at once per worker (a login storm queues instead of starving the loop)",
+        minimum=1,
+    )
+    public_url: str | None = setting(
+        None,
+        "the public origin, used for the OIDC redirect URI (default: from the request)",
+        owner="wiring",
+        pattern=ORIGIN + "/?",
+    )
+    oidc_issuer: str | None = setting(
+        None, "OpenID Connect issuer URL (sign-in is enabled when issuer and client id are set)"
+    )
+    oidc_name: str = setting("single sign-on", "the provider's name on the sign-in page")
+    oidc_client_id: str | None = setting(None, "OpenID Connect client id")
+    oidc_client_secret: str | None = setting(None, "OpenID Connect client secret", owner="secret")
+    session_secret: str | None = setting(
+        None,
+        "signs the short-lived OIDC state cookie (default: derived from `JWT_SECRET`)",
+        owner="secret",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         return _load(os.environ if env is None else env)
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        """The declared default of one setting (for code that must not repeat it)."""
+        value = next(f for f in fields(cls) if f.name == name).default
+        if value is MISSING:
+            raise KeyError(f"{name} has no default")
+        return value
 
     def masked(self) -> dict[str, str]:
         """The effective settings as text, secrets replaced by a mask."""
@@ -98,12 +201,10 @@ class Settings:
             value: Any = getattr(self, f.name)
             if value is None:
                 text = ""
-            elif f.metadata.get("secret"):
+            elif declared(f).owner == "secret":
                 text = _mask_url(value) if f.name.endswith("_url") else "********"
-            elif isinstance(value, tuple):
-                text = ",".join(str(v) for v in value)
             else:
-                text = str(value)
+                text = _text(value)
             out[f.name.upper()] = text
         return out
 
@@ -116,6 +217,77 @@ class Settings:
         if self.session_secret:
             return self.session_secret
         return hashlib.sha256(b"mainplatform-session:" + self.jwt_secret.encode()).hexdigest()
+
+
+def declared(f: Field[Any]) -> Declared:
+    d: Declared = f.metadata["declared"]
+    return d
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+# The kind of each declared type: how it is read from text, and how Nix and the README show it.
+KINDS = {
+    "str": "string",
+    "str | None": "string",
+    "int": "int",
+    "bool": "bool",
+    "RateLimit": "rateLimit",
+    "tuple[str, ...]": "list",
+    "tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]": "networks",
+}
+
+
+def describe() -> list[dict[str, Any]]:
+    """Every declaration as JSON-ready data (``mainplatform settings --json``)."""
+    out = []
+    for f in fields(Settings):
+        d = declared(f)
+        default = None if f.default is MISSING else f.default
+        out.append(
+            {
+                "env": f.name.upper(),
+                "kind": KINDS[str(f.type)],
+                "default": None if default is None else _json_default(default),
+                "required": f.default is MISSING,
+                "owner": d.owner,
+                "doc": d.doc,
+                "minimum": d.minimum,
+                "choices": list(d.choices) or None,
+                "pattern": d.pattern,
+            }
+        )
+    return out
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, RateLimit):
+        return str(value)
+    if isinstance(value, tuple):
+        return [str(v) for v in value]
+    return value
+
+
+def markdown_table() -> str:
+    """The README's table of settings."""
+    rows = ["| variable | default | |", "|---|---|---|"]
+    for item in describe():
+        name = f"`{item['env']}`" + (" 🔒" if item["owner"] == "secret" else "")
+        if item["required"]:
+            default = "— (required)"
+        elif item["default"] in (None, [], ""):
+            default = "none"
+        else:
+            value = item["default"]
+            default = f"`{_text(tuple(value) if isinstance(value, list) else value)}`"
+        rows.append(f"| {name} | {default} | {item['doc']} |")
+    return "\n".join(rows) + "\n"
 
 
 def _mask_url(url: str) -> str:
@@ -140,42 +312,55 @@ def read_secret(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name}: must be at least {minimum}, got {value}")
+def _parse(f: Field[Any], env: Mapping[str, str]) -> Any:
+    """One setting from the environment (secrets also from a file or a credential)."""
+    name, d = f.name.upper(), declared(f)
+    raw = read_secret(env, name) if d.owner == "secret" else (env.get(name) or None)
+    if raw is None:
+        if f.default is MISSING:
+            raise ConfigError(
+                f"{name} is not set (give {name}, {name}_FILE or a systemd credential "
+                f"'{name.lower()}')"
+            )
+        return f.default
+    kind = KINDS[str(f.type)]
+    value: Any
+    if kind == "int":
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+        if d.minimum is not None and value < d.minimum:
+            raise ConfigError(f"{name}: must be at least {d.minimum}, got {value}")
+    elif kind == "bool":
+        lowered = raw.strip().lower()
+        if lowered not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+        value = lowered in {"1", "true", "yes", "on"}
+    elif kind == "rateLimit":
+        value = RateLimit.parse(name, raw)
+    elif kind == "list":
+        value = tuple(p.strip() for p in raw.split(",") if p.strip())
+    elif kind == "networks":
+        items = [p.strip() for p in raw.split(",") if p.strip()]
+        try:
+            value = tuple(ipaddress.ip_network(item, strict=False) for item in items)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc.args[0]} (give IP addresses or CIDRs)") from None
+    else:
+        value = raw.upper() if d.choices else raw
+    if d.choices and value not in d.choices:
+        raise ConfigError(f"{name}: unknown value {raw!r} (one of {', '.join(d.choices)})")
+    if d.pattern is not None:
+        for item in value if isinstance(value, tuple) else (value,):
+            if not re.fullmatch(d.pattern, item):
+                raise ConfigError(f"{name}: {item!r} is not like https://example.org")
     return value
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
-
-
-def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in env.get(name, "").split(",") if p.strip())
-
-
-def _required_secret(env: Mapping[str, str], name: str) -> str:
-    value = read_secret(env, name)
-    if not value:
-        raise ConfigError(
-            f"{name} is not set (give {name}, {name}_FILE or a systemd credential '{name.lower()}')"
-        )
-    return value
+def read_setting(name: str, env: Mapping[str, str]) -> Any:
+    """One setting, read and checked as ``Settings.from_env`` does (for the CLI's helpers)."""
+    return _parse(next(f for f in fields(Settings) if f.name == name), env)
 
 
 def _check_jwt_secret(name: str, value: str) -> None:
@@ -189,94 +374,15 @@ def _check_jwt_secret(name: str, value: str) -> None:
 
 
 def _load(env: Mapping[str, str]) -> Settings:
-    database_url = _required_secret(env, "DATABASE_URL")
-    redis_url = _required_secret(env, "REDIS_URL")
-    jwt_secret = _required_secret(env, "JWT_SECRET")
-    _check_jwt_secret("JWT_SECRET", jwt_secret)
-    previous = read_secret(env, "JWT_PREVIOUS_SECRET")
-    if previous is not None:
-        _check_jwt_secret("JWT_PREVIOUS_SECRET", previous)
-
-    proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-    for item in _list(env, "TRUSTED_PROXIES"):
-        try:
-            proxies.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ConfigError(f"TRUSTED_PROXIES: {item!r} is not an IP address or CIDR") from None
-
-    origins = _list(env, "ALLOWED_ORIGINS")
-    for origin in origins:
-        if not re.fullmatch(r"https?://[^/\s]+", origin):
-            raise ConfigError(
-                f"ALLOWED_ORIGINS: {origin!r} is not an origin like https://example.org"
-            )
-
-    log_level = env.get("LOG_LEVEL", "INFO").upper()
-    if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        raise ConfigError(f"LOG_LEVEL: unknown level {log_level!r}")
-
-    def limit(name: str, default: RateLimit) -> RateLimit:
-        raw = env.get(name)
-        return RateLimit.parse(name, raw) if raw else default
-
-    defaults = Settings(database_url="", redis_url="", jwt_secret="")
-    access_ttl = _int(env, "ACCESS_TOKEN_TTL", defaults.access_token_ttl, minimum=30)
-    idle_ttl = _int(env, "REFRESH_IDLE_TTL", defaults.refresh_idle_ttl, minimum=60)
-    absolute_ttl = _int(env, "REFRESH_ABSOLUTE_TTL", defaults.refresh_absolute_ttl, minimum=60)
-    if idle_ttl > absolute_ttl:
+    values = {f.name: _parse(f, env) for f in fields(Settings)}
+    settings = Settings(**values)
+    _check_jwt_secret("JWT_SECRET", settings.jwt_secret)
+    if settings.jwt_previous_secret is not None:
+        _check_jwt_secret("JWT_PREVIOUS_SECRET", settings.jwt_previous_secret)
+    if settings.refresh_idle_ttl > settings.refresh_absolute_ttl:
         raise ConfigError("REFRESH_IDLE_TTL must not exceed REFRESH_ABSOLUTE_TTL")
-    pool_min = _int(env, "DB_POOL_MIN", defaults.db_pool_min, minimum=0)
-    pool_max = _int(env, "DB_POOL_MAX", defaults.db_pool_max, minimum=1)
-    if pool_min > pool_max:
+    if settings.db_pool_min > settings.db_pool_max:
         raise ConfigError("DB_POOL_MIN must not exceed DB_POOL_MAX")
-
-    oidc_issuer = env.get("OIDC_ISSUER") or None
-    oidc_client_id = env.get("OIDC_CLIENT_ID") or None
-    oidc_secret = read_secret(env, "OIDC_CLIENT_SECRET")
-    if bool(oidc_issuer) != bool(oidc_client_id):
+    if bool(settings.oidc_issuer) != bool(settings.oidc_client_id):
         raise ConfigError("OIDC_ISSUER and OIDC_CLIENT_ID must be set together")
-
-    public_url = env.get("PUBLIC_URL") or None
-    if public_url and not re.fullmatch(r"https?://[^/\s]+/?", public_url):
-        raise ConfigError(f"PUBLIC_URL: {public_url!r} is not a URL like https://example.org")
-
-    return Settings(
-        database_url=database_url,
-        redis_url=redis_url,
-        jwt_secret=jwt_secret,
-        jwt_previous_secret=previous,
-        jwt_issuer=env.get("JWT_ISSUER", defaults.jwt_issuer),
-        jwt_audience=env.get("JWT_AUDIENCE", defaults.jwt_audience),
-        host=env.get("HOST", defaults.host),
-        port=_int(env, "PORT", defaults.port, minimum=0),
-        workers=_int(env, "WORKERS", defaults.workers, minimum=1),
-        allowed_origins=origins,
-        cookie_secure=_bool(env, "COOKIE_SECURE", True),
-        access_token_ttl=access_ttl,
-        refresh_idle_ttl=idle_ttl,
-        refresh_absolute_ttl=absolute_ttl,
-        refresh_reuse_grace=_int(env, "REFRESH_REUSE_GRACE", defaults.refresh_reuse_grace),
-        rate_limit_login_account=limit(
-            "RATE_LIMIT_LOGIN_ACCOUNT", defaults.rate_limit_login_account
-        ),
-        rate_limit_login_device=limit("RATE_LIMIT_LOGIN_DEVICE", defaults.rate_limit_login_device),
-        rate_limit_login_ip=limit("RATE_LIMIT_LOGIN_IP", defaults.rate_limit_login_ip),
-        rate_limit_register_ip=limit("RATE_LIMIT_REGISTER_IP", defaults.rate_limit_register_ip),
-        rate_limit_api=limit("RATE_LIMIT_API", defaults.rate_limit_api),
-        trusted_proxies=tuple(proxies),
-        log_level=log_level,
-        access_log=_bool(env, "ACCESS_LOG", True),
-        max_body_bytes=_int(env, "MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024),
-        password_min_length=_int(
-            env, "PASSWORD_MIN_LENGTH", defaults.password_min_length, minimum=8
-        ),
-        db_pool_min=pool_min,
-        db_pool_max=pool_max,
-        hash_concurrency=_int(env, "HASH_CONCURRENCY", defaults.hash_concurrency, minimum=1),
-        public_url=public_url,
-        oidc_issuer=oidc_issuer,
-        oidc_name=env.get("OIDC_NAME") or defaults.oidc_name,
-        oidc_client_id=oidc_client_id,
-        oidc_client_secret=oidc_secret,
-        session_secret=read_secret(env, "SESSION_SECRET"),
-    )
+    return settings

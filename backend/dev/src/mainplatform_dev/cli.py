@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 from mainplatform.cli import cmd_serve
+from mainplatform.config import Settings
 from mainplatform.programs import ProgramNotFound
 
-DEFAULT_API_PORT = 8000  # --backend-only
+DEFAULT_API_PORT: int = Settings.default("port")  # --backend-only
 
 
 def _fail(message: str) -> int:
