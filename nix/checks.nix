@@ -48,6 +48,9 @@ in
           pkgs.nginx
           pkgs.traefik
           promtool
+          # tests/frontend: the frontend's type check (tsc on PATH; no npm in the sandbox)
+          pkgs.typescript
+          pkgs.nodejs
         ];
       }
       ''

@@ -23,6 +23,9 @@ pkgs.mkShell {
     pkgs.nixfmt
     pkgs.nixfmt-tree
     pkgs.wrk
+    # The frontend's type check: `npm ci --prefix frontend` (the pinned tsc), or this one.
+    pkgs.nodejs
+    pkgs.typescript
   ];
 
   shellHook = ''

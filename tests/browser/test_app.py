@@ -380,6 +380,10 @@ def test_token_stays_in_memory_is_refreshed_before_expiry_and_a_401_is_retried_o
     page = context.new_page()
     page.clock.install()
     sign_in(page, "hal@example.org")
+    # The form's limits have arrived (GET /api/openapi.json): fast-forwarding the clock
+    # below would otherwise time that request out, and the next notes view ask again.
+    title = page.get_by_role("form", name="New note").get_by_label("Title")
+    expect(title).to_have_attribute("maxlength", re.compile(r"^\d+$"))
     stored = page.evaluate(
         "() => [localStorage.length, sessionStorage.length, document.cookie, indexedDB ? 1 : 0]"
     )

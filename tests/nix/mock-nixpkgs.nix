@@ -99,6 +99,8 @@ let
     "mailcap"
     "nixfmt"
     "nixfmt-tree"
+    "nodejs"
+    "typescript"
     "wrk"
     "ruff"
     "grafana"

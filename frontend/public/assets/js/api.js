@@ -1,3 +1,4 @@
+// @ts-check
 // The API client: every call to /api goes through here.
 //
 // - The access token lives in this module's memory only (never localStorage,
@@ -9,16 +10,41 @@
 //   Web Locks API: the backend rotates the refresh token on every use and treats
 //   a second use of an old one as theft, so two tabs must never refresh at once.
 // - Errors are ApiError objects with a message a person can read.
+// - What the backend says about itself (its OpenAPI document, its sign-in methods and
+//   password policy) is asked once per page load and then answered from memory.
+
+/**
+ * The API's answers, as the backend's OpenAPI document describes them.
+ * @typedef {{ field: string, message: string }} FieldError
+ * @typedef {{ id: number, email: string, display_name: string, role: "user" | "admin",
+ *   disabled: boolean, created_at: string, has_password?: boolean }} User
+ * @typedef {{ items: User[], next_cursor: string | null }} UserPage
+ * @typedef {{ id: number, title: string, body: string, created_at: string,
+ *   updated_at: string }} Note
+ * @typedef {{ items: Note[], next_cursor: string | null }} NotePage
+ * @typedef {{ access_token: string, token_type: string, expires_in: number }} TokenResponse
+ * @typedef {{ oidc: { enabled: boolean, name: string },
+ *   password: { min_length: number, max_length: number } }} Providers
+ * @typedef {{ status: "ok", uptime: number, timestamp: string, version: string }} Health
+ * @typedef {{ status: "ready" | "not_ready", checks: Record<string, string> }} Readiness
+ * @typedef {{ name: string, version: string }} ApiInfo
+ * @typedef {{ code: string, message: string, wasSignedIn: boolean }} SessionEnd
+ * @typedef {"http" | "network" | "timeout" | "unavailable"} ErrorKind
+ */
 
 const BASE = "/api";
 const TIMEOUT_MS = 15000;
 
+/** @type {string | null} */
 let accessToken = null;
 let expiresAt = 0; // ms since epoch, by this browser's clock
 let refreshTimer = 0;
+/** @type {Promise<boolean> | null} */
 let refreshing = null;
 
+/** @type {Set<(end: SessionEnd) => void>} */
 const sessionEndedListeners = new Set();
+/** @type {Set<(inFlight: number) => void>} */
 const activityListeners = new Set();
 let inFlight = 0;
 
@@ -26,6 +52,8 @@ export class ApiError extends Error {
   /**
    * kind: "http" (the API answered with an error), "network" (no answer),
    * "timeout", or "unavailable" (a proxy answered instead of the API: 502/503/504).
+   * @param {{ kind: ErrorKind, status?: number, code?: string, message: string,
+   *   fields?: FieldError[], retryAfter?: number }} details
    */
   constructor({ kind, status = 0, code = "", message, fields = [], retryAfter = 0 }) {
     super(message);
@@ -50,12 +78,29 @@ export class ApiError extends Error {
   }
 }
 
-/** Listen for the end of the session: fn({ code, message }). */
+/**
+ * What a `catch` caught, as an ApiError: itself, or (for anything else that was thrown,
+ * such as a bug) an ApiError with the same message, so views can read it one way.
+ * @param {unknown} err
+ * @returns {ApiError}
+ */
+export function apiError(err) {
+  if (err instanceof ApiError) return err;
+  return new ApiError({ kind: "http", message: err instanceof Error ? err.message : String(err) });
+}
+
+/**
+ * Listen for the end of the session: fn({ code, message, wasSignedIn }).
+ * @param {(end: SessionEnd) => void} fn
+ */
 export function onSessionEnded(fn) {
   sessionEndedListeners.add(fn);
 }
 
-/** Listen for request activity: fn(numberOfRequestsInFlight). */
+/**
+ * Listen for request activity: fn(numberOfRequestsInFlight).
+ * @param {(inFlight: number) => void} fn
+ */
 export function onActivity(fn) {
   activityListeners.add(fn);
 }
@@ -64,22 +109,32 @@ export function hasToken() {
   return accessToken !== null;
 }
 
+/** @param {number} delta */
 function setActivity(delta) {
   inFlight += delta;
   for (const fn of activityListeners) fn(inFlight);
 }
 
+/** @param {number} n */
 function seconds(n) {
   if (n < 60) return `${n} second${n === 1 ? "" : "s"}`;
   const minutes = Math.ceil(n / 60);
   return `${minutes} minute${minutes === 1 ? "" : "s"}`;
 }
 
+/** @param {number} retryAfter seconds */
 export function waitText(retryAfter) {
   return seconds(Math.max(1, retryAfter));
 }
 
+/**
+ * @param {string} method
+ * @param {string} path below /api
+ * @param {{ body?: unknown, token?: string | null, json?: boolean }} [options]
+ * @returns {Promise<Response>}
+ */
 async function send(method, path, { body, token, json = body !== undefined } = {}) {
+  /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
   if (json) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -96,7 +151,7 @@ async function send(method, path, { body, token, json = body !== undefined } = {
       signal: controller.signal,
     });
   } catch (err) {
-    if (err && err.name === "AbortError") {
+    if (err && typeof err === "object" && "name" in err && err.name === "AbortError") {
       throw new ApiError({
         kind: "timeout",
         message: "The server took too long to answer. Please try again.",
@@ -112,6 +167,10 @@ async function send(method, path, { body, token, json = body !== undefined } = {
   }
 }
 
+/**
+ * @param {Response} response
+ * @returns {Promise<any>} the JSON body, or null when there is none
+ */
 async function readJson(response) {
   const type = response.headers.get("Content-Type") || "";
   if (!type.includes("application/json")) return null;
@@ -122,6 +181,10 @@ async function readJson(response) {
   }
 }
 
+/**
+ * @param {Response} response
+ * @returns {Promise<ApiError>}
+ */
 async function errorFrom(response) {
   const data = await readJson(response);
   const status = response.status;
@@ -158,6 +221,10 @@ async function errorFrom(response) {
   });
 }
 
+/**
+ * @param {Response} response
+ * @returns {Promise<any>}
+ */
 async function parse(response) {
   if (!response.ok) throw await errorFrom(response);
   if (response.status === 204) return null;
@@ -166,6 +233,7 @@ async function parse(response) {
 
 // -- tokens and refresh -------------------------------------------------------------------
 
+/** @param {TokenResponse} data */
 function setToken(data) {
   accessToken = data.access_token;
   const ttl = Math.max(30, Number(data.expires_in) || 900);
@@ -182,12 +250,17 @@ function clearToken() {
   clearTimeout(refreshTimer);
 }
 
+/**
+ * @param {string} code
+ * @param {string} message
+ */
 function endSession(code, message) {
   const wasSignedIn = accessToken !== null;
   clearToken();
   for (const fn of sessionEndedListeners) fn({ code, message, wasSignedIn });
 }
 
+/** @param {ApiError} err */
 function sessionMessage(err) {
   if (err.code === "refresh_token_reused") {
     return "Your session was ended for safety: an old sign-in token was used again, which can mean someone copied it. Please sign in again, and change your password if you did not expect this.";
@@ -202,7 +275,7 @@ async function backgroundRefresh() {
   try {
     await refresh();
   } catch (err) {
-    if (err.unreachable) {
+    if (apiError(err).unreachable) {
       // Try again shortly; the token may still be good for a while.
       refreshTimer = setTimeout(backgroundRefresh, 20000);
     }
@@ -210,13 +283,21 @@ async function backgroundRefresh() {
   }
 }
 
-function withLock(fn) {
+/**
+ * @template T
+ * @param {() => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
+async function withLock(fn) {
   if (navigator.locks && typeof navigator.locks.request === "function") {
-    return navigator.locks.request("mainplatform-refresh", fn);
+    // Awaited here: TypeScript's DOM types give request() a Promise<Promise<T>> in some
+    // versions and a Promise<T> in others; the value is T either way.
+    return await navigator.locks.request("mainplatform-refresh", fn);
   }
   return fn();
 }
 
+/** @returns {Promise<boolean>} */
 async function doRefresh() {
   const response = await send("POST", "/auth/refresh", { json: true });
   if (response.ok) {
@@ -235,6 +316,7 @@ async function doRefresh() {
 /**
  * Get a new access token through the HttpOnly refresh cookie. Resolves true;
  * rejects with ApiError (status 401: no session; unreachable: try later).
+ * @returns {Promise<boolean>}
  */
 export function refresh() {
   if (!refreshing) {
@@ -258,7 +340,13 @@ export async function refreshIfStale() {
 
 // -- requests -------------------------------------------------------------------------------
 
-/** An authenticated call: one refresh and one retry on 401, then the session ends. */
+/**
+ * An authenticated call: one refresh and one retry on 401, then the session ends.
+ * @param {string} method
+ * @param {string} path below /api
+ * @param {unknown} [body] sent as JSON
+ * @returns {Promise<any>} the JSON answer (null for 204)
+ */
 export async function call(method, path, body) {
   if (accessToken === null || Date.now() > expiresAt - 5000) {
     await refresh();
@@ -277,19 +365,35 @@ export async function call(method, path, body) {
   return parse(response);
 }
 
-/** A call that needs no session (health, register, login). */
+/**
+ * A call that needs no session (health, register, login).
+ * @param {string} method
+ * @param {string} path below /api
+ * @param {unknown} [body] sent as JSON
+ * @returns {Promise<any>} the JSON answer (null for 204)
+ */
 export async function open(method, path, body) {
   return parse(await send(method, path, { body }));
 }
 
 // -- the endpoints ------------------------------------------------------------------------------
 
+/**
+ * @param {string} email
+ * @param {string} password
+ * @returns {Promise<TokenResponse>}
+ */
 export async function login(email, password) {
   const data = await open("POST", "/auth/login", { email, password });
   setToken(data);
   return data;
 }
 
+/**
+ * @param {string} email
+ * @param {string} password
+ * @returns {Promise<User>}
+ */
 export function register(email, password) {
   return open("POST", "/auth/register", { email, password });
 }
@@ -305,32 +409,107 @@ export async function logoutAll() {
   clearToken();
 }
 
+/** @returns {Promise<User>} */
 export const me = () => call("GET", "/users/me");
+/**
+ * @param {{ display_name?: string, email?: string, current_password?: string }} changes
+ * @returns {Promise<User>}
+ */
 export const updateMe = (changes) => call("PATCH", "/users/me", changes);
+/**
+ * @param {string} current_password
+ * @param {string} new_password
+ * @returns {Promise<null>}
+ */
 export const changePassword = (current_password, new_password) =>
   call("POST", "/users/me/password", { current_password, new_password });
 
+/**
+ * @param {string} path
+ * @param {number} limit
+ * @param {string | null} [cursor]
+ */
 function page(path, limit, cursor) {
   const query = new URLSearchParams({ limit: String(limit) });
   if (cursor) query.set("cursor", cursor);
   return `${path}?${query}`;
 }
 
+/**
+ * @param {number} limit
+ * @param {string | null} [cursor]
+ * @returns {Promise<NotePage>}
+ */
 export const listNotes = (limit, cursor) => call("GET", page("/notes", limit, cursor));
+/**
+ * @param {string} title
+ * @param {string} body
+ * @returns {Promise<Note>}
+ */
 export const createNote = (title, body) => call("POST", "/notes", { title, body });
+/**
+ * @param {number} id
+ * @param {{ title?: string, body?: string }} changes
+ * @returns {Promise<Note>}
+ */
 export const updateNote = (id, changes) => call("PATCH", `/notes/${encodeURIComponent(id)}`, changes);
+/**
+ * @param {number} id
+ * @returns {Promise<null>}
+ */
 export const deleteNote = (id) => call("DELETE", `/notes/${encodeURIComponent(id)}`);
 
+/**
+ * @param {number} limit
+ * @param {string | null} [cursor]
+ * @returns {Promise<UserPage>}
+ */
 export const listUsers = (limit, cursor) => call("GET", page("/admin/users", limit, cursor));
+/**
+ * @param {number} id
+ * @param {{ role?: "user" | "admin", disabled?: boolean }} changes
+ * @returns {Promise<User>}
+ */
 export const updateUser = (id, changes) =>
   call("PATCH", `/admin/users/${encodeURIComponent(id)}`, changes);
 
-/** Sign-in methods besides the password: { oidc: { enabled, name } }. */
-export const providers = () => open("GET", "/auth/providers");
+/**
+ * A GET that needs no session, asked once per page load and then answered from memory.
+ * An attempt that got no answer is forgotten, so the next caller asks again.
+ * @param {string} path below /api
+ * @returns {() => Promise<any>}
+ */
+function once(path) {
+  /** @type {Promise<any> | null} */
+  let answer = null;
+  return () => {
+    if (!answer) {
+      answer = open("GET", path).catch((err) => {
+        if (apiError(err).unreachable) answer = null;
+        throw err;
+      });
+    }
+    return answer;
+  };
+}
+
+/**
+ * Sign-in methods besides the password, and the password policy:
+ * { oidc: { enabled, name }, password: { min_length, max_length } }. Asked once.
+ * @type {() => Promise<Providers>}
+ */
+export const providers = once("/auth/providers");
+/**
+ * The backend's OpenAPI document (request bodies and their limits). Asked once.
+ * @type {() => Promise<any>}
+ */
+export const openapi = once("/openapi.json");
 /** Where the browser goes (a full navigation) to sign in with the identity provider. */
 export const OIDC_LOGIN = `${BASE}/auth/oidc/login`;
 
+/** @returns {Promise<Health>} */
 export const health = () => open("GET", "/health");
+/** @returns {Promise<Readiness>} */
 export const ready = async () => {
   // 503 carries the same body with failing checks; that is an answer, not an error.
   const response = await send("GET", "/ready");
@@ -338,4 +517,5 @@ export const ready = async () => {
   if (data && data.checks) return data;
   throw await errorFrom(response);
 };
+/** @returns {Promise<ApiInfo>} */
 export const info = () => open("GET", "");

@@ -1,14 +1,15 @@
+// @ts-check
 // Start-up: wire the progress bar, draw the navigation, define the routes and
 // their guards, then restore the session from the refresh cookie.
 
 import * as api from "./api.js";
 import * as router from "./router.js";
 import { currentUser, isAdmin, restore, sessionState, subscribe, whenReady } from "./session.js";
-import { flash, h, showProgress } from "./ui.js";
+import { byId, flash, h, showProgress } from "./ui.js";
 import { accountView } from "./views/account.js";
 import { adminView } from "./views/admin.js";
 import { forbiddenView, notFoundView, unreachableView } from "./views/misc.js";
-import { notesView } from "./views/notes.js";
+import { notesView } from "./views/notes/index.js";
 import { registerView } from "./views/register.js";
 import { signInView } from "./views/signin.js";
 import { statusView } from "./views/status.js";
@@ -43,14 +44,18 @@ router.setGuard(async (route, where) => {
   return null;
 });
 
+/**
+ * @param {string} path
+ * @param {string} label
+ */
 function link(path, label) {
   const current = router.currentPath() === path;
   return h("li", {}, h("a", { href: path, "aria-current": current ? "page" : null }, label));
 }
 
 function drawNav() {
-  const nav = document.getElementById("nav");
-  const who = document.getElementById("who");
+  const nav = byId("nav");
+  const who = byId("who");
   const user = currentUser();
   const items = user
     ? [link("/notes", "Notes"), link("/account", "Account"), isAdmin() ? link("/admin", "Users") : null, link("/status", "Status")]

@@ -1,24 +1,40 @@
+// @ts-check
 // The password rules, shown before the user submits. The backend is the judge
 // (it also refuses commonly used passwords, which only it can check); these
-// checks mirror its rules so people see what is wrong while they type.
+// checks mirror its rules so people see what is wrong while they type. The
+// lengths are the backend's own (GET /api/auth/providers, through limits.js),
+// so an operator's PASSWORD_MIN_LENGTH shows here too.
 
+import { passwordPolicy } from "./limits.js";
 import { h } from "./ui.js";
 
-// The backend's default PASSWORD_MIN_LENGTH. If an operator raises it, the
-// backend's own message ("Use at least N characters") still says so on submit.
-export const MIN_LENGTH = 12;
+/**
+ * What the panel knows of the backend's policy: "loading" until it answers,
+ * "unknown" if it could not be asked, else the policy itself.
+ * @typedef {import("./limits.js").PasswordPolicy | "loading" | "unknown"} Policy
+ * A rule: its text for this password, and check(password, email, policy) → true (met),
+ * false (not met) or null (unknown).
+ * @typedef {{ id: string, text: (pw: string, policy: Policy) => string,
+ *   check: (pw: string, email: string, policy: Policy) => boolean | null }} Rule
+ */
 
+/** @param {string} password */
 function normalized(password) {
   return password.normalize("NFKC");
 }
 
+/** @param {string} text */
 function isSequence(text) {
-  const codes = [...text].map((c) => c.codePointAt(0));
+  const codes = [...text].map((c) => /** @type {number} */ (c.codePointAt(0)));
   const steps = new Set();
   for (let i = 1; i < codes.length; i += 1) steps.add(codes[i] - codes[i - 1]);
   return steps.size === 1 && (steps.has(1) || steps.has(-1));
 }
 
+/**
+ * @param {string} password
+ * @param {string} email
+ */
 function isEmail(password, email) {
   const address = (email || "").trim().toLowerCase();
   if (!address) return false;
@@ -26,15 +42,23 @@ function isEmail(password, email) {
   return password === address || (local.length >= 4 && password.split(local).join("") === "");
 }
 
-/** Each rule: id, text, and check(password, email) → true (met), false (not met) or null (unknown). */
+/** @type {Rule[]} */
 const RULES = [
   {
     id: "length",
-    text: (pw) => {
+    text: (pw, policy) => {
       const n = [...pw].length;
-      return `At least ${MIN_LENGTH} characters${n ? ` (${n} so far)` : ""}`;
+      const sofar = n ? ` (${n} so far)` : "";
+      if (policy === "loading") return "Long enough (checking how long it must be…)";
+      if (policy === "unknown") return "Long enough (checked when you submit)";
+      if (n > policy.maxLength) return `At most ${policy.maxLength} characters${sofar}`;
+      return `At least ${policy.minLength} characters${sofar}`;
     },
-    check: (pw) => (pw ? [...pw].length >= MIN_LENGTH : null),
+    check: (pw, _email, policy) => {
+      if (!pw || typeof policy === "string") return null;
+      const n = [...pw].length;
+      return n >= policy.minLength && n <= policy.maxLength;
+    },
   },
   {
     id: "pattern",
@@ -59,14 +83,20 @@ const RULES = [
 
 /**
  * A live checklist for a new-password input. `emailOf` returns the e-mail address
- * the password must differ from (or "").
+ * the password must differ from (or ""). The lengths appear once the backend has
+ * said them; until then the length rule says it is being checked.
+ * @param {HTMLInputElement} input
+ * @param {() => string} [emailOf]
+ * @returns {{ panel: HTMLDivElement, update: () => void }}
  */
 export function rulesPanel(input, emailOf = () => "") {
   const id = `${input.id}-rules`;
+  /** @type {Policy} */
+  let policy = "loading";
   const items = RULES.map((rule) => {
     const state = h("span", { class: "visually-hidden" });
     const label = h("span", {});
-    const li = h("li", { class: "rule" }, h("span", { class: "rule-mark", "aria-hidden": "true" }), label, state);
+    const li = h("li", { class: "rule", dataset: { rule: rule.id } }, h("span", { class: "rule-mark", "aria-hidden": "true" }), label, state);
     return { rule, li, label, state };
   });
   const panel = h(
@@ -79,13 +109,23 @@ export function rulesPanel(input, emailOf = () => "") {
   const update = () => {
     const pw = normalized(input.value);
     for (const { rule, li, label, state } of items) {
-      const met = rule.check(pw, emailOf());
-      label.textContent = rule.text(pw);
+      const met = rule.check(pw, emailOf(), policy);
+      label.textContent = rule.text(pw, policy);
       li.classList.toggle("is-met", met === true);
       li.classList.toggle("is-unmet", met === false);
       state.textContent = met === true ? " (done)" : met === false ? " (not yet)" : "";
     }
   };
+  passwordPolicy().then(
+    (known) => {
+      policy = known;
+      update();
+    },
+    () => {
+      policy = "unknown";
+      update();
+    },
+  );
   input.addEventListener("input", update);
   const describedBy = input.getAttribute("aria-describedby") || "";
   input.setAttribute("aria-describedby", `${id} ${describedBy}`.trim());

@@ -1,16 +1,30 @@
+// @ts-check
 // Who is signed in. The user object comes from GET /api/users/me (its `role`
 // decides whether the admin view is offered); the token itself stays in api.js.
 
 import * as api from "./api.js";
 import { flash } from "./ui.js";
 
+/**
+ * What changed, for subscribers: ended (a session was lost), code (why), signedOut
+ * (the user asked), unreachable (the first check got no answer).
+ * @typedef {{ ended?: boolean, code?: string, signedOut?: boolean,
+ *   unreachable?: boolean }} Change
+ * @typedef {"checking" | "unreachable" | "signed-in" | "signed-out"} State
+ */
+
+/** @type {import("./api.js").User | null} */
 let user = null;
 let lastEmail = "";
 // "checking" until the first refresh answers; "unreachable" if it could not;
 // then "signed-in" or "signed-out".
+/** @type {State} */
 let state = "checking";
+/** @type {api.ApiError | null} */
 let lastProblem = null;
+/** @type {Promise<void>} */
 let ready = Promise.resolve();
+/** @type {Set<(user: import("./api.js").User | null, change: Change) => void>} */
 const listeners = new Set();
 
 export const currentUser = () => user;
@@ -23,11 +37,18 @@ export const problem = () => lastProblem;
 /** Resolves once the first check (or a retry) has settled. */
 export const whenReady = () => ready;
 
-/** fn(user, change) runs whenever the user signs in or out; change.ended marks a lost session. */
+/**
+ * fn(user, change) runs whenever the user signs in or out; change.ended marks a lost session.
+ * @param {(user: import("./api.js").User | null, change: Change) => void} fn
+ */
 export function subscribe(fn) {
   listeners.add(fn);
 }
 
+/**
+ * @param {import("./api.js").User | null} next
+ * @param {Change} [change]
+ */
 function set(next, change = {}) {
   if (next) lastEmail = next.email;
   user = next;
@@ -55,10 +76,12 @@ export function restore() {
       set(await api.me());
     } catch (err) {
       if (err instanceof api.ApiError && err.status === 401) {
-        if (state !== "signed-out") set(null);
+        // Read through sessionState(): the refusal already ran onSessionEnded above,
+        // which may have set the state (the type checker cannot see that).
+        if (sessionState() !== "signed-out") set(null);
       } else {
         state = "unreachable";
-        lastProblem = err;
+        lastProblem = api.apiError(err);
         for (const fn of listeners) fn(user, { unreachable: true });
       }
     }
@@ -66,14 +89,20 @@ export function restore() {
   return ready;
 }
 
+/**
+ * @param {string} email
+ * @param {string} password
+ */
 export async function signIn(email, password) {
   await api.login(email, password);
   set(await api.me());
 }
 
+/** @returns {Promise<import("./api.js").User>} the user as the server has it now */
 export async function reloadUser() {
-  set(await api.me());
-  return user;
+  const fresh = await api.me();
+  set(fresh);
+  return fresh;
 }
 
 export async function signOut() {

@@ -1,10 +1,38 @@
+// @ts-check
 // Small DOM helpers shared by the views: building elements, messages, field
 // errors, busy buttons, the progress bar and a confirmation dialog.
 // Nothing here writes inline styles (the CSP forbids them): state is shown with
 // classes and the `hidden` attribute.
 
+/**
+ * An attribute for h(): null, undefined and false leave it out, true sets it empty,
+ * functions under on* names are listeners, `dataset` takes an object.
+ * @typedef {string | number | boolean | null | undefined | ((event: any) => unknown)
+ *   | Record<string, string | number>} AttrValue
+ * @typedef {Record<string, AttrValue>} Attrs
+ * What h() appends: nodes, text (numbers too), nested lists; null, undefined and false
+ * are skipped.
+ * @typedef {Node | string | number | null | undefined | false} ChildItem
+ * @typedef {ChildItem | ChildItem[] | ChildItem[][]} Child
+ */
+
+/**
+ * A labelled form control with its error (and hint), as field() makes it.
+ * @template {HTMLInputElement | HTMLTextAreaElement} [E=HTMLInputElement | HTMLTextAreaElement]
+ * @typedef {{ wrap: HTMLDivElement, input: E, error: HTMLParagraphElement }} Field
+ */
+
+/**
+ * What showError() shows: an ApiError, or field errors the view found itself.
+ * @typedef {{ fields?: import("./api.js").FieldError[], status?: number,
+ *   retryAfter?: number, message?: string }} Problem
+ */
+
 let uid = 0;
-/** A document-unique id with a readable prefix. */
+/**
+ * A document-unique id with a readable prefix.
+ * @param {string} prefix
+ */
 export function newId(prefix) {
   uid += 1;
   return `${prefix}-${uid}`;
@@ -13,14 +41,19 @@ export function newId(prefix) {
 /**
  * h("button", { class: "primary", type: "submit", onclick: fn }, "Save")
  * Attributes: `class`, `text`, `dataset`, on* listeners, booleans (true sets, false omits).
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Attrs | null} [attrs]
+ * @param {...Child} children
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === null || value === undefined || value === false) continue;
-    if (key === "class") el.className = value;
-    else if (key === "text") el.textContent = value;
-    else if (key === "dataset") Object.assign(el.dataset, value);
+    if (key === "class") el.className = String(value);
+    else if (key === "text") el.textContent = String(value);
+    else if (key === "dataset" && typeof value === "object") Object.assign(el.dataset, value);
     else if (key.startsWith("on") && typeof value === "function") {
       el.addEventListener(key.slice(2), value);
     } else if (value === true) el.setAttribute(key, "");
@@ -30,6 +63,10 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/**
+ * @param {HTMLElement} el
+ * @param {Child[]} children
+ */
 function append(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
@@ -37,6 +74,12 @@ function append(el, children) {
   }
 }
 
+/**
+ * Empty an element; returns it.
+ * @template {Element} T
+ * @param {T} el
+ * @returns {T}
+ */
 export function clear(el) {
   el.replaceChildren();
   return el;
@@ -44,7 +87,21 @@ export function clear(el) {
 
 // -- announcements and flash messages ------------------------------------------------------
 
-/** Say something to screen-reader users without moving focus. */
+/**
+ * The element of index.html with this id (the page always has it).
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+export function byId(id) {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`The page has no element #${id}.`);
+  return el;
+}
+
+/**
+ * Say something to screen-reader users without moving focus.
+ * @param {string} message
+ */
 export function announce(message) {
   const live = document.getElementById("live");
   if (!live) return;
@@ -55,18 +112,27 @@ export function announce(message) {
   }, 50);
 }
 
+/** @typedef {"info" | "success" | "error" | "warning"} NoticeKind */
+
+/** @type {{ message: string, kind: NoticeKind } | null} */
 let pendingFlash = null;
 
 /**
  * A message for the next view that is shown (e.g. "You are signed out").
  * With ifEmpty, an earlier message that is still waiting wins.
+ * @param {string} message
+ * @param {NoticeKind} [kind]
+ * @param {{ ifEmpty?: boolean }} [options]
  */
 export function flash(message, kind = "info", { ifEmpty = false } = {}) {
   if (ifEmpty && pendingFlash) return;
   pendingFlash = { message, kind };
 }
 
-/** The pending flash message as an element (or null), consumed. */
+/**
+ * The pending flash message as an element (or null), consumed.
+ * @returns {HTMLElement | null}
+ */
 export function takeFlash() {
   if (!pendingFlash) return null;
   const { message, kind } = pendingFlash;
@@ -74,7 +140,12 @@ export function takeFlash() {
   return notice(message, kind);
 }
 
-/** A message box. kind: info, success, error, warning. Errors are announced at once. */
+/**
+ * A message box. kind: info, success, error, warning. Errors are announced at once.
+ * @param {string} message
+ * @param {NoticeKind} [kind]
+ * @param {...Child} extra
+ */
 export function notice(message, kind = "info", ...extra) {
   return h(
     "div",
@@ -87,7 +158,10 @@ export function notice(message, kind = "info", ...extra) {
 // -- progress --------------------------------------------------------------------------------
 
 let progressTimer = 0;
-/** Show the thin bar at the top while requests run (after 150 ms, so fast ones don't flicker). */
+/**
+ * Show the thin bar at the top while requests run (after 150 ms, so fast ones don't flicker).
+ * @param {number} inFlight
+ */
 export function showProgress(inFlight) {
   const bar = document.getElementById("progress");
   if (!bar) return;
@@ -103,7 +177,14 @@ export function showProgress(inFlight) {
   }
 }
 
-/** Mark a button busy while `work` runs; returns work's result. */
+/**
+ * Mark a button busy while `work` runs; returns work's result.
+ * @template T
+ * @param {HTMLButtonElement} button
+ * @param {string} label
+ * @param {() => Promise<T>} work
+ * @returns {Promise<T>}
+ */
 export async function busy(button, label, work) {
   const original = button.textContent;
   button.disabled = true;
@@ -123,13 +204,33 @@ export async function busy(button, label, work) {
 // -- forms -------------------------------------------------------------------------------------
 
 /**
+ * field()'s options: the label, the name (also the id's prefix), the input's type,
+ * a hint, multiline (a textarea), and any other attribute for h().
+ * @typedef {{ label: string, name: string, type?: string, hint?: string,
+ *   multiline?: boolean } & Attrs} FieldOptions
+ */
+
+/**
  * A labelled input with a place for its error and an optional hint.
  * Returns { wrap, input, error }.
+ * @overload
+ * @param {FieldOptions & { multiline: true }} options
+ * @returns {Field<HTMLTextAreaElement>}
+ */
+/**
+ * @overload
+ * @param {FieldOptions & { multiline?: false }} options
+ * @returns {Field<HTMLInputElement>}
+ */
+/**
+ * @param {FieldOptions} options
+ * @returns {Field}
  */
 export function field({ label, name, type = "text", hint, multiline = false, ...attrs }) {
   const id = newId(name);
   const errorId = `${id}-error`;
   const hintId = hint ? `${id}-hint` : null;
+  /** @type {HTMLInputElement | HTMLTextAreaElement} */
   const control = multiline
     ? h("textarea", { id, name, ...attrs })
     : h("input", { id, name, type, ...attrs });
@@ -146,7 +247,11 @@ export function field({ label, name, type = "text", hint, multiline = false, ...
   return { wrap, input: control, error };
 }
 
-/** A password field with a "Show" toggle. */
+/**
+ * A password field with a "Show" toggle.
+ * @param {FieldOptions & { multiline?: false }} options
+ * @returns {Field<HTMLInputElement>}
+ */
 export function passwordField(options) {
   const f = field({ type: "password", spellcheck: "false", ...options });
   const toggle = h("button", {
@@ -168,6 +273,10 @@ export function passwordField(options) {
   return f;
 }
 
+/**
+ * @param {Field} f
+ * @param {string | null | undefined} message nothing clears the error
+ */
 export function setFieldError(f, message) {
   if (message) {
     f.error.textContent = message;
@@ -184,9 +293,13 @@ export function setFieldError(f, message) {
  * Show an error: field errors next to their fields (by API field name), the rest
  * in the form's message area. Focuses the first field in error, if any.
  * fields: { apiName: fieldObject }, area: element for form-level messages.
+ * @param {Problem} err
+ * @param {Record<string, Field>} fields
+ * @param {HTMLElement} area
  */
 export function showError(err, fields, area) {
   for (const f of Object.values(fields)) setFieldError(f, "");
+  /** @type {Field | null} */
   let first = null;
   const unplaced = [];
   for (const { field: name, message } of err.fields || []) {
@@ -209,13 +322,22 @@ export function showError(err, fields, area) {
   }
 }
 
-/** Put a message (or nothing) in a form's message area. */
+/**
+ * Put a message (or nothing) in a form's message area.
+ * @param {HTMLElement} area
+ * @param {string | null | undefined} message
+ * @param {NoticeKind} [kind]
+ */
 export function showMessage(area, message, kind = "error") {
   clear(area);
   if (message) area.append(notice(message, kind));
 }
 
-/** "Too many attempts. Please wait 42 seconds": counts down, then invites a retry. */
+/**
+ * "Too many attempts. Please wait 42 seconds": counts down, then invites a retry.
+ * @param {HTMLElement} area
+ * @param {number} secondsLeft
+ */
 export function countdown(area, secondsLeft) {
   let left = secondsLeft;
   const text = h("p", {});
@@ -242,7 +364,11 @@ export function countdown(area, secondsLeft) {
 
 // -- dialog -----------------------------------------------------------------------------------
 
-/** Ask before something that cannot be undone. Resolves true if confirmed. */
+/**
+ * Ask before something that cannot be undone. Resolves true if confirmed.
+ * @param {{ title: string, message: string, confirm?: string, danger?: boolean }} question
+ * @returns {Promise<boolean>}
+ */
 export function confirmAction({ title, message, confirm = "Confirm", danger = false }) {
   return new Promise((resolve) => {
     const titleId = newId("dialog-title");
@@ -255,7 +381,9 @@ export function confirmAction({ title, message, confirm = "Confirm", danger = fa
       h("p", {}, message),
       h("div", { class: "actions" }, cancel, ok),
     );
-    const opener = document.activeElement;
+    // Whatever had focus (an HTML or SVG element: both can take it back).
+    const opener = /** @type {HTMLElement | null} */ (document.activeElement);
+    /** @param {boolean} answer */
     const close = (answer) => {
       dialog.close();
       dialog.remove();
@@ -279,6 +407,7 @@ export function confirmAction({ title, message, confirm = "Confirm", danger = fa
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
 
+/** @param {string} iso a date and time as the API writes it */
 export function timeElement(iso) {
   const date = new Date(iso);
   return h("time", { datetime: date.toISOString() }, dateFormat.format(date));
@@ -286,6 +415,7 @@ export function timeElement(iso) {
 
 export const clockTime = (date = new Date()) => timeFormat.format(date);
 
+/** @param {number} totalSeconds */
 export function duration(totalSeconds) {
   const s = Math.floor(totalSeconds);
   const d = Math.floor(s / 86400);

@@ -1,7 +1,9 @@
+// @ts-check
 // The account: profile, e-mail address, password, and the two ways of signing
 // out, each with what it does said plainly.
 
 import * as api from "../api.js";
+import { displayNameLimit, limitLength } from "../limits.js";
 import { rulesPanel } from "../passwords.js";
 import { navigate } from "../router.js";
 import { currentUser, reloadUser, signOut, signOutEverywhere } from "../session.js";
@@ -18,6 +20,13 @@ import {
   timeElement,
 } from "../ui.js";
 
+/** @typedef {import("../api.js").User} User */
+
+/**
+ * @param {string} title
+ * @param {string | null} intro
+ * @param {...import("../ui.js").Child} content
+ */
 function card(title, intro, ...content) {
   const id = newId("card");
   return h(
@@ -29,19 +38,21 @@ function card(title, intro, ...content) {
   );
 }
 
+/** @param {Record<string, import("../ui.js").Field>} fields */
 function clearForm(fields) {
   for (const f of Object.values(fields)) f.input.value = "";
 }
 
+/** @param {User} user */
 function profileCard(user) {
   const name = field({
     label: "Display name",
     name: "display_name",
-    maxlength: 100,
     autocomplete: "nickname",
     hint: "Shown in the header and on your notes page. Leave empty to use your e-mail address.",
     value: user.display_name || "",
   });
+  limitLength(name.input, displayNameLimit());
   const messages = h("div", { class: "form-messages" });
   const save = h("button", { type: "submit", class: "primary" }, "Save name");
   const form = h("form", { novalidate: true }, name.wrap, messages, h("div", { class: "actions" }, save));
@@ -53,7 +64,7 @@ function profileCard(user) {
         await reloadUser();
         showMessage(messages, "Your display name is saved.", "success");
       } catch (err) {
-        showError(err, { display_name: name }, messages);
+        showError(api.apiError(err), { display_name: name }, messages);
       }
     });
   });
@@ -70,6 +81,7 @@ function profileCard(user) {
   return card("Profile", null, facts, form);
 }
 
+/** @param {User} user */
 function emailCard(user) {
   const email = field({ label: "New e-mail address", name: "email", type: "email", autocomplete: "email", required: true });
   const current = passwordField({ label: "Current password", name: "current_password", autocomplete: "current-password", required: true });
@@ -93,7 +105,8 @@ function emailCard(user) {
           el.textContent = updated.email;
         });
         showMessage(messages, `Your e-mail address is now ${updated.email}. Use it to sign in.`, "success");
-      } catch (err) {
+      } catch (caught) {
+        const err = api.apiError(caught);
         if (err.code === "email_taken") err.fields = [{ field: "email", message: err.message }];
         showError(err, fields, messages);
       }
@@ -102,6 +115,7 @@ function emailCard(user) {
   return card("E-mail address", `You sign in with ${user.email}. To change it, confirm with your password.`, form);
 }
 
+/** @param {User} user */
 function passwordCard(user) {
   const current = passwordField({ label: "Current password", name: "current_password", autocomplete: "current-password", required: true });
   const next = passwordField({ label: "New password", name: "new_password", autocomplete: "new-password", required: true });
@@ -128,7 +142,7 @@ function passwordCard(user) {
         showMessage(messages, "Your password is changed. You were signed out on your other devices and browsers; you stay signed in here.", "success");
         announce("Password changed.");
       } catch (err) {
-        showError(err, fields, messages);
+        showError(api.apiError(err), fields, messages);
       }
     });
   });
@@ -149,7 +163,7 @@ function sessionsCard() {
         await signOut();
         navigate("/sign-in", { replace: true });
       } catch (err) {
-        showMessage(messages, `You are still signed in. ${err.message}`, "error");
+        showMessage(messages, `You are still signed in. ${api.apiError(err).message}`, "error");
       }
     }),
   );
@@ -166,7 +180,7 @@ function sessionsCard() {
         await signOutEverywhere();
         navigate("/sign-in", { replace: true });
       } catch (err) {
-        showMessage(messages, `You are still signed in. ${err.message}`, "error");
+        showMessage(messages, `You are still signed in. ${api.apiError(err).message}`, "error");
       }
     });
   });
@@ -183,8 +197,10 @@ function sessionsCard() {
   );
 }
 
+/** @type {import("../router.js").View} */
 export function accountView(ctx) {
-  const user = currentUser();
+  // The route needs a session: the guard sends anyone without one to sign-in first.
+  const user = /** @type {User} */ (currentUser());
   return h(
     "div",
     { class: "page account-page" },
@@ -201,6 +217,7 @@ export function accountView(ctx) {
   );
 }
 
+/** @param {User} user */
 function providerCard(user) {
   return card(
     "Signing in",

@@ -1,3 +1,4 @@
+// @ts-check
 // Administration: every account, its role, and whether it may sign in.
 // Only offered to users whose role is "admin"; the backend checks again on every call.
 
@@ -7,14 +8,18 @@ import { announce, busy, clear, confirmAction, h, newId, notice, showMessage, ti
 
 const PAGE_SIZE = 25;
 
+/** @type {import("../router.js").View} */
 export function adminView(ctx) {
-  const me = currentUser();
+  // The route needs an administrator: the guard checks before this runs.
+  const me = /** @type {import("../api.js").User} */ (currentUser());
+  /** @type {string | null} */
   let cursor = null;
   const messages = h("div", { class: "page-messages" });
   const rows = h("tbody", {});
   const status = h("p", { class: "list-status", role: "status" }, "Loading users…");
   const more = h("button", { type: "button", class: "secondary", hidden: true }, "Load more users");
 
+  /** @param {import("../api.js").User} user */
   function userRow(user) {
     const self = user.id === me.id;
     const label = user.display_name ? `${user.display_name} (${user.email})` : user.email;
@@ -37,14 +42,15 @@ export function adminView(ctx) {
     setToggle();
 
     role.addEventListener("change", async () => {
-      const wanted = role.value;
+      // One of the two options above.
+      const wanted = /** @type {"user" | "admin"} */ (role.value);
       role.disabled = true;
       try {
         Object.assign(user, await api.updateUser(user.id, { role: wanted }));
         showMessage(messages, `${user.email} is now ${wanted === "admin" ? "an administrator" : "a user"}.`, "success");
       } catch (err) {
         role.value = user.role;
-        showMessage(messages, `The role of ${user.email} was not changed. ${err.message}`, "error");
+        showMessage(messages, `The role of ${user.email} was not changed. ${api.apiError(err).message}`, "error");
       } finally {
         role.disabled = false;
       }
@@ -67,7 +73,7 @@ export function adminView(ctx) {
           showMessage(messages, `${user.email} is ${user.disabled ? "disabled and signed out" : "enabled again"}.`, "success");
           announce(`${user.email} ${user.disabled ? "disabled" : "enabled"}.`);
         } catch (err) {
-          showMessage(messages, `${user.email} was not changed. ${err.message}`, "error");
+          showMessage(messages, `${user.email} was not changed. ${api.apiError(err).message}`, "error");
         }
       });
       setToggle();
@@ -103,7 +109,8 @@ export function adminView(ctx) {
       const n = rows.children.length;
       status.textContent = `${n} account${n === 1 ? "" : "s"} shown${cursor ? "; more below" : ""}.`;
       more.hidden = cursor === null;
-    } catch (err) {
+    } catch (caught) {
+      const err = api.apiError(caught);
       if (err.status === 401) return;
       status.textContent = "";
       const retry = h("button", { type: "button", class: "secondary small" }, "Try again");

@@ -1,9 +1,11 @@
+// @ts-check
 // Small views: page not found, admin-only, and "the server can't be reached".
 
 import { restore, problem } from "../session.js";
 import { refresh } from "../router.js";
 import { busy, h } from "../ui.js";
 
+/** @type {import("../router.js").View} */
 export function notFoundView(ctx) {
   return h(
     "section",
@@ -15,6 +17,7 @@ export function notFoundView(ctx) {
   );
 }
 
+/** @type {import("../router.js").View} */
 export function forbiddenView(ctx) {
   return h(
     "section",
@@ -26,6 +29,7 @@ export function forbiddenView(ctx) {
   );
 }
 
+/** @type {import("../router.js").View} */
 export function unreachableView(ctx) {
   const retry = h("button", { type: "button", class: "primary" }, "Try again");
   retry.addEventListener("click", () =>

@@ -1,3 +1,4 @@
+// @ts-check
 // Create an account. The password rules are on screen before the first keystroke;
 // if the backend still refuses, its reason appears under the field concerned.
 
@@ -7,6 +8,7 @@ import { signIn } from "../session.js";
 import { rulesPanel } from "../passwords.js";
 import { busy, field, flash, h, passwordField, showError } from "../ui.js";
 
+/** @type {import("../router.js").View} */
 export function registerView(ctx) {
   const email = field({
     label: "E-mail address",
@@ -55,7 +57,8 @@ export function registerView(ctx) {
     await busy(submit, "Creating your account…", async () => {
       try {
         await api.register(values.email, values.password);
-      } catch (err) {
+      } catch (caught) {
+        const err = api.apiError(caught);
         if (err.code === "email_taken") {
           err.fields = [{ field: "email", message: "An account with this e-mail address already exists. Sign in instead?" }];
         }

@@ -1,3 +1,4 @@
+// @ts-check
 // Sign in: e-mail and password. Wrong credentials, a disabled account, rate
 // limits and an unreachable server each get their own plain message.
 
@@ -6,7 +7,10 @@ import { navigate } from "../router.js";
 import { problem, rememberedEmail, sessionState, signIn } from "../session.js";
 import { busy, field, h, passwordField, showError, showMessage } from "../ui.js";
 
-/** Only paths inside this app may be a "next" target: never another site, never the API. */
+/**
+ * Only paths inside this app may be a "next" target: never another site, never the API.
+ * @param {URLSearchParams} query
+ */
 function safeNext(query) {
   const next = query.get("next") || "";
   return /^\/(?!\/)[^\\]*$/.test(next) && !next.startsWith("/api") ? next : "/notes";
@@ -14,6 +18,7 @@ function safeNext(query) {
 
 // Why the identity provider's sign-in came back without a session (the backend
 // redirects to /signin?error=<code>).
+/** @type {Record<string, string>} */
 const PROVIDER_ERRORS = {
   oidc_unavailable: "The identity provider could not be reached. Try again later, or sign in with your password.",
   oidc_failed: "Signing in with the identity provider did not work. Please try again.",
@@ -22,9 +27,10 @@ const PROVIDER_ERRORS = {
   rate_limited: "Too many attempts. Please wait a minute and try again.",
 };
 
+/** @param {string | null} code */
 function providerError(code) {
   if (!code) return null;
-  return PROVIDER_ERRORS[code] || `Signing in with the identity provider did not work (${code}).`;
+  return (Object.hasOwn(PROVIDER_ERRORS, code) && PROVIDER_ERRORS[code]) || `Signing in with the identity provider did not work (${code}).`;
 }
 
 /** "Sign in with <provider>", shown only when the backend offers one. */
@@ -46,6 +52,7 @@ function providerChoice() {
   return box;
 }
 
+/** @type {import("../router.js").View} */
 export function signInView(ctx) {
   const email = field({
     label: "E-mail address",
@@ -66,8 +73,9 @@ export function signInView(ctx) {
   const submit = h("button", { type: "submit", class: "primary wide" }, "Sign in");
   const form = h("form", { novalidate: true, "aria-label": "Sign in" }, email.wrap, password.wrap, messages, submit);
 
-  if (sessionState() === "unreachable" && problem()) {
-    showMessage(messages, problem().message, "error");
+  const lastProblem = problem();
+  if (sessionState() === "unreachable" && lastProblem) {
+    showMessage(messages, lastProblem.message, "error");
   }
   const fromProvider = providerError(ctx.query.get("error"));
   if (fromProvider) showMessage(messages, fromProvider, "error");
@@ -88,7 +96,8 @@ export function signInView(ctx) {
     await busy(submit, "Signing in…", async () => {
       try {
         await signIn(values.email, values.password);
-      } catch (err) {
+      } catch (caught) {
+        const err = api.apiError(caught);
         showError(err, fields, messages);
         if (err.status === 401) {
           password.input.value = "";

@@ -1,3 +1,4 @@
+// @ts-check
 // Status: is the API answering (liveness), are PostgreSQL and Redis ready, which
 // version runs. Works without signing in, and when the API is down it says so.
 
@@ -6,10 +7,18 @@ import { busy, clockTime, duration, h } from "../ui.js";
 
 const EVERY_MS = 30000;
 
+/** @typedef {"up" | "down" | "info" | "unknown"} TileKind */
+
+/** @param {string} title */
 function tile(title) {
   const state = h("p", { class: "tile-state" }, "Checking…");
   const detail = h("p", { class: "tile-detail" }, "");
   const el = h("li", { class: "card tile is-unknown" }, h("h2", {}, title), state, detail);
+  /**
+   * @param {TileKind} kind
+   * @param {string} text
+   * @param {string} [more]
+   */
   const set = (kind, text, more = "") => {
     el.className = `card tile is-${kind}`;
     state.textContent = text;
@@ -18,11 +27,17 @@ function tile(title) {
   return { el, set };
 }
 
+/**
+ * @param {string | undefined} value what /api/ready says of one service
+ * @param {string} name
+ * @returns {[TileKind, string, string]}
+ */
 function describeCheck(value, name) {
   if (value === "ok") return ["up", "Working", `${name} answers the API.`];
   return ["down", "Down", value ? `${name}: ${value.replace(/^down:\s*/, "")}` : `${name} does not answer.`];
 }
 
+/** @type {import("../router.js").View} */
 export function statusView(ctx) {
   const apiTile = tile("API");
   const dbTile = tile("Database");
@@ -32,6 +47,10 @@ export function statusView(ctx) {
   const checked = h("span", {}, "");
   const again = h("button", { type: "button", class: "secondary small" }, "Check now");
 
+  /**
+   * @param {"up" | "down"} kind
+   * @param {string} text
+   */
   const say = (kind, text) => {
     summary.className = `summary is-${kind}`;
     summary.replaceChildren(h("p", {}, text));
@@ -45,7 +64,7 @@ export function statusView(ctx) {
       apiTile.set("up", "Up", `Running for ${duration(health.uptime)}.`);
       versionTile.set("info", health.version, "Backend version.");
     } catch (err) {
-      apiTile.set("down", "Down", err.brief);
+      apiTile.set("down", "Down", api.apiError(err).brief);
       versionTile.set("unknown", "Unknown", "The API is not answering.");
     }
     if (alive) {
@@ -57,7 +76,8 @@ export function statusView(ctx) {
         cacheTile.set(cKind, cText, cMore);
         if (ready.status === "ready") say("up", "All systems are working.");
         else say("down", "The API is up, but it is not ready: a service behind it is down.");
-      } catch (err) {
+      } catch (caught) {
+        const err = api.apiError(caught);
         dbTile.set("unknown", "Unknown", err.brief);
         cacheTile.set("unknown", "Unknown", err.brief);
         say("down", "The API is up, but its readiness could not be checked.");
