@@ -9,7 +9,6 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -19,64 +18,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mainplatform import __version__
-from mainplatform.api import oidc
-from mainplatform.api.common import Platform, json
+from mainplatform.api.common import json
 from mainplatform.api.routes import routes
-from mainplatform.cache import Cache
 from mainplatform.config import Settings
-from mainplatform.db import Database
 from mainplatform.errors import APIError
 from mainplatform.logs import AccessLog
 from mainplatform.metrics import Metrics
 from mainplatform.middleware import Observe
-from mainplatform.security.passwords import PasswordHasher
-from mainplatform.security.tokens import AccessTokens
-from mainplatform.services.auth import AuthService
-from mainplatform.services.notes import NotesService
-from mainplatform.services.oidc import OIDCAccounts
-from mainplatform.services.users import UsersService
+from mainplatform.platform import Platform, build
 
 log = logging.getLogger("mainplatform")
 
 POOL_STATS_INTERVAL = 5.0
-
-
-def build_platform(settings: Settings, metrics: Metrics) -> Platform:
-    db = Database(
-        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
-    )
-    client = aioredis.Redis.from_url(
-        settings.redis_url,
-        socket_timeout=1.0,
-        socket_connect_timeout=1.0,
-        health_check_interval=30,
-        retry_on_timeout=False,
-    )
-    cache = Cache(client)
-    tokens = AccessTokens(
-        settings.jwt_secret,
-        previous_secret=settings.jwt_previous_secret,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl=settings.access_token_ttl,
-    )
-    hasher = PasswordHasher(settings.hash_concurrency)
-    auth = AuthService(settings, db, cache, hasher, tokens, metrics)
-    platform = Platform(
-        settings=settings,
-        db=db,
-        cache=cache,
-        tokens=tokens,
-        metrics=metrics,
-        auth=auth,
-        users=UsersService(db, auth),
-        notes=NotesService(db),
-    )
-    if settings.oidc_enabled:
-        assert settings.oidc_issuer is not None
-        platform.oauth = oidc.make_client(settings)
-        platform.oidc = OIDCAccounts(db, settings.oidc_issuer)
-    return platform
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -107,7 +60,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
     metrics.info.labels(__version__).set(1)
-    platform = build_platform(settings, metrics)
+    platform = build(settings, metrics)
     route_table = routes()
     templates: dict[Any, str] = {r.endpoint: r.path for r in route_table}
 

@@ -20,15 +20,18 @@ PREFIX = "mp:"
 # the revocation state of the access token. A request is allowed only when every limit allows
 # it, and only then are the limits charged. Time comes from the Redis server, so every worker
 # shares one clock.
-#   KEYS: the limit keys, then (when ARGV[1] == "1") deny:jti, deny:sid, nbf:user
+#   KEYS: the limit keys, then (when ARGV[1] == "1") deny:jti, deny:sid, nbf:user, seeded
 #   ARGV: check_token, issued_at, then interval_ms and tolerance_ms per limit key
-#   returns {wait_ms (0 = allowed), revoked (0/1)}
+#   returns {wait_ms (0 = allowed), revoked (0/1), unseeded (0/1)}
+# "unseeded": Redis has lost its data (the revocations are in PostgreSQL too); nothing is
+# charged, and the caller copies the revocations back before it asks again.
 GUARD_LUA = """
 local check_token = ARGV[1] == '1'
 local nlimits = #KEYS
-if check_token then nlimits = nlimits - 3 end
+if check_token then nlimits = nlimits - 4 end
 local revoked = 0
 if check_token then
+  if redis.call('EXISTS', KEYS[nlimits + 4]) == 0 then return {0, 0, 1} end
   local jti = redis.call('EXISTS', KEYS[nlimits + 1], KEYS[nlimits + 2])
   local nbf = tonumber(redis.call('GET', KEYS[nlimits + 3]) or '0')
   if jti > 0 or tonumber(ARGV[2]) < nbf then revoked = 1 end
@@ -51,8 +54,9 @@ if wait == 0 and revoked == 0 then
     redis.call('SET', KEYS[i], tats[i], 'PX', math.max(1, tats[i] - now))
   end
 end
-return {wait, revoked}
+return {wait, revoked, 0}
 """
+SEEDED = f"{PREFIX}revocations-seeded"  # set once the revocations are in Redis
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +80,10 @@ def unavailable() -> ServiceUnavailable:
     )
 
 
+class Unseeded(Exception):
+    """Redis holds no revocations (it lost its data): they must be copied back first."""
+
+
 class Cache:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
@@ -87,7 +95,8 @@ class Cache:
         """One round trip: charge the rate limits and read the revocation state.
 
         Returns (seconds to wait or 0, whether the access token is revoked). Raises
-        ServiceUnavailable when Redis does not answer: both checks fail closed.
+        ServiceUnavailable when Redis does not answer: both checks fail closed, and
+        Unseeded when Redis lost the revocations (``Sessions`` copies them back).
         """
         keys = [lim.key for lim in limits]
         args: list[int | str] = ["0", 0]
@@ -96,14 +105,17 @@ class Cache:
                 f"{PREFIX}deny:jti:{access.jti}",
                 f"{PREFIX}deny:sid:{access.sid}",
                 f"{PREFIX}nbf:{access.user_id}",
+                SEEDED,
             ]
             args = ["1", access.issued_at]
         for lim in limits:
             args.extend(lim.args())
         try:
-            wait_ms, revoked = await self._guard(keys=keys, args=args)
+            wait_ms, revoked, unseeded = await self._guard(keys=keys, args=args)
         except RedisError:
             raise unavailable() from None
+        if int(unseeded):
+            raise Unseeded()
         return (math.ceil(int(wait_ms) / 1000) if int(wait_ms) else 0), bool(int(revoked))
 
     async def deny_token(self, access: AccessClaims, now: int) -> None:
@@ -124,6 +136,19 @@ class Cache:
 
     async def set_not_before(self, user_id: int, cutoff: int, ttl: int) -> None:
         await self._set(f"{PREFIX}nbf:{user_id}", str(cutoff), ttl + 60)
+
+    async def seed(self, sids: Sequence[str], cutoffs: Sequence[tuple[int, int]], ttl: int) -> None:
+        """Put the revocations PostgreSQL holds back into Redis, then mark it seeded."""
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                for sid in sids:
+                    pipe.set(f"{PREFIX}deny:sid:{sid}", "1", ex=ttl + 60)
+                for user_id, cutoff in cutoffs:
+                    pipe.set(f"{PREFIX}nbf:{user_id}", str(cutoff), ex=ttl + 60)
+                pipe.set(SEEDED, "1")
+                await pipe.execute()
+        except RedisError:
+            raise unavailable() from None
 
     async def ping(self) -> None:
         await self.client.ping()

@@ -20,7 +20,7 @@ from mainplatform.api.common import (
 from mainplatform.api.operations import Call, operation
 from mainplatform.errors import Unauthorized
 from mainplatform.security.devices import DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE
-from mainplatform.services.auth import Session
+from mainplatform.services.sessions import Session
 
 DEVICE_COOKIE_PATH = "/api/auth/login"  # sent with sign-in attempts only
 
@@ -60,7 +60,9 @@ def session_response(request: Request, session: Session, *, include_refresh: boo
 
 @operation("POST", "/api/auth/register", "Create an account", tag="auth", status=201)
 async def register(call: Call[schemas.Credentials]) -> schemas.User:
-    return await call.platform.auth.register(call.body.email, call.body.password, ip(call.request))
+    return await call.platform.accounts.register(
+        call.body.email, call.body.password, ip(call.request)
+    )
 
 
 @operation(
@@ -72,7 +74,7 @@ async def register(call: Call[schemas.Credentials]) -> schemas.User:
 )
 async def login(call: Call[schemas.Credentials]) -> Response:
     request = call.request
-    session = await call.platform.auth.login(
+    session = await call.platform.accounts.login(
         call.body.email, call.body.password, ip(request), request.cookies.get(DEVICE_COOKIE)
     )
     response = session_response(request, session, include_refresh=False)
@@ -111,7 +113,7 @@ async def refresh(call: Call[schemas.RefreshRequest | None]) -> Response:
     if not token:
         raise Unauthorized("No refresh token was sent.", code="invalid_refresh_token")
     try:
-        session = await call.platform.auth.refresh(token, ip(request))
+        session = await call.platform.sessions.refresh(token, ip(request))
     except Unauthorized as exc:
         response = json(exc.body(), status=exc.status, headers=exc.headers)
         clear_refresh_cookie(request, response)
@@ -133,7 +135,7 @@ async def logout(call: Call[schemas.RefreshRequest | None]) -> Response:
         token = request.cookies[REFRESH_COOKIE]
     if access is None and not token:
         raise Unauthorized("Send the access token or the refresh token to sign out.")
-    await call.platform.auth.logout(access, token)
+    await call.platform.sessions.logout(access, token)
     response = Response(status_code=204)
     clear_refresh_cookie(request, response)
     return response
@@ -148,7 +150,7 @@ async def logout(call: Call[schemas.RefreshRequest | None]) -> Response:
     auth="user",
 )
 async def logout_all(call: Call[None]) -> Response:
-    await call.platform.auth.logout_all(call.user.user_id)
+    await call.platform.sessions.logout_all(call.user.user_id)
     response = Response(status_code=204)
     clear_refresh_cookie(call.request, response)
     return response

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import msgspec
@@ -12,9 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mainplatform import schemas
-from mainplatform.cache import Cache
-from mainplatform.config import Settings
-from mainplatform.db import Database
 from mainplatform.errors import (
     BadRequest,
     Forbidden,
@@ -22,36 +17,15 @@ from mainplatform.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from mainplatform.metrics import Metrics
+from mainplatform.platform import Platform
 from mainplatform.security.client import client_ip
-from mainplatform.security.tokens import AccessClaims, AccessTokens
-from mainplatform.services.auth import AuthService
-from mainplatform.services.notes import NotesService
-from mainplatform.services.oidc import OIDCAccounts
-from mainplatform.services.users import UsersService
+from mainplatform.security.tokens import AccessClaims
 
 T = TypeVar("T", bound=msgspec.Struct)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 REFRESH_COOKIE = "mp_refresh"
 REFRESH_COOKIE_PATH = "/api/auth"
-
-
-@dataclass
-class Platform:
-    """Everything a request may need, built once per process by ``create_app``."""
-
-    settings: Settings
-    db: Database
-    cache: Cache
-    tokens: AccessTokens
-    metrics: Metrics
-    auth: AuthService
-    users: UsersService
-    notes: NotesService
-    started: float = field(default_factory=time.time)
-    oauth: Any = None  # authlib's OAuth registry when OIDC is configured
-    oidc: OIDCAccounts | None = None
 
 
 def platform(request: Request) -> Platform:
@@ -134,7 +108,7 @@ async def authenticated(request: Request) -> AccessClaims:
     token = bearer(request)
     if token is None:
         raise Unauthorized()
-    claims = await platform(request).auth.authenticate(token)
+    claims = await platform(request).sessions.authenticate(token)
     request.scope["mainplatform.user_id"] = claims.user_id
     return claims
 

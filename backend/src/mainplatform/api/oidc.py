@@ -39,7 +39,6 @@ PROVIDER_ERRORS = (
     KeyError,
     TypeError,
 )
-SESSION_COOKIE = "mp_oidc"
 
 
 def make_client(settings: Settings) -> OAuth:
@@ -84,7 +83,7 @@ async def login(call: Call[None]) -> Response:
         raise NotFound(
             "Sign-in with an identity provider is not configured.", code="oidc_not_configured"
         )
-    await p.auth.limit(p.auth.ip_budget(ip(request)))
+    await p.limits.charge(p.limits.ip(ip(request)))
     try:
         response: Response = await p.oauth.provider.authorize_redirect(
             request, _redirect_uri(request)
@@ -108,7 +107,7 @@ async def callback(call: Call[None]) -> Response:
         raise NotFound(
             "Sign-in with an identity provider is not configured.", code="oidc_not_configured"
         )
-    await p.auth.limit(p.auth.ip_budget(ip(request)))
+    await p.limits.charge(p.limits.ip(ip(request)))
     try:
         token = await p.oauth.provider.authorize_access_token(request)
     except PROVIDER_ERRORS as exc:
@@ -121,7 +120,7 @@ async def callback(call: Call[None]) -> Response:
     except APIError as exc:
         p.metrics.auth("login_failure")
         return _back(request, exc.code)
-    session = await p.auth.start_session(user_id)
+    session = await p.sessions.start(user_id)
     p.metrics.auth("login_success")
     request.scope["mainplatform.user_id"] = user_id
     response = RedirectResponse("/", status_code=303)

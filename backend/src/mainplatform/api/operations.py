@@ -26,13 +26,13 @@ from starlette.responses import Response
 
 from mainplatform.api.common import (
     JSON,
-    Platform,
     authenticated,
     body,
     optional_body,
     platform,
 )
 from mainplatform.errors import BadRequest
+from mainplatform.platform import Platform
 from mainplatform.security.tokens import AccessClaims
 
 B = TypeVar("B")

@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mainplatform import __version__, schemas
-from mainplatform.api.common import Platform, json, platform
+from mainplatform.api.common import json, platform
 from mainplatform.api.operations import Call, operation
+from mainplatform.platform import Platform
 
 READY_TIMEOUT = 1.0
 

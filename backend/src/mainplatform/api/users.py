@@ -25,6 +25,6 @@ async def update_me(call: Call[schemas.ProfileUpdate]) -> schemas.User:
     auth="user",
 )
 async def change_password(call: Call[schemas.PasswordChange]) -> None:
-    await call.platform.auth.change_password(
+    await call.platform.accounts.change_password(
         call.user, call.body.current_password, call.body.new_password
     )

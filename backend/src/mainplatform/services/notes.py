@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 import msgspec
@@ -12,7 +10,8 @@ from psycopg import errors
 
 from mainplatform import schemas
 from mainplatform.db import Database
-from mainplatform.errors import BadRequest, NotFound, account_gone
+from mainplatform.errors import NotFound, account_gone
+from mainplatform.paging import NOTES
 
 COLUMNS = "id, title, body, created_at, updated_at"
 _UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
@@ -37,25 +36,9 @@ SELECT coalesce(
        min(id) FILTER (WHERE rn <= %(limit)s) AS last_id
 FROM page
 """
-MAX_PAGE = 100
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"n:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        if prefix != "n" or not number.isascii() or not number.isdigit() or len(number) > 19:
-            raise ValueError(cursor)
-        value = int(number)
-        if value > schemas.MAX_ID:
-            raise ValueError(cursor)
-        return value
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest("The cursor is not valid.", code="invalid_cursor") from None
+# The cursor of this list (kept under these names for callers and tests).
+encode_cursor = NOTES.encode
+decode_cursor = NOTES.decode
 
 
 def note_out(row: dict[str, Any]) -> schemas.Note:

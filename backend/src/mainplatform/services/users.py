@@ -8,17 +8,24 @@ from psycopg import errors
 from mainplatform import schemas
 from mainplatform.db import Database
 from mainplatform.errors import Conflict, Forbidden, NotFound, account_gone
-from mainplatform.services.accounts import USER_COLUMNS, email_problem, normalize_email, user_out
-from mainplatform.services.auth import AuthService
-from mainplatform.services.notes import decode_cursor, encode_cursor
+from mainplatform.paging import USERS
+from mainplatform.services.accounts import (
+    USER_COLUMNS,
+    Accounts,
+    email_problem,
+    normalize_email,
+    user_out,
+)
+from mainplatform.services.sessions import Sessions
 
 SELECT_USER = f"SELECT {USER_COLUMNS} FROM users WHERE id = %s"
 
 
 class UsersService:
-    def __init__(self, db: Database, auth: AuthService) -> None:
+    def __init__(self, db: Database, accounts: Accounts, sessions: Sessions) -> None:
         self.db = db
-        self.auth = auth
+        self.accounts = accounts
+        self.sessions = sessions
 
     async def me(self, user_id: int) -> schemas.User:
         """The caller's own account (401 when a still-valid token outlived it)."""
@@ -38,7 +45,7 @@ class UsersService:
                 raise schemas.field_error(
                     "current_password", "Give your current password to change your e-mail address."
                 )
-            if not await self.auth.verify_password(user_id, data.current_password):
+            if not await self.accounts.verify_password(user_id, data.current_password):
                 raise schemas.field_error("current_password", "The current password is wrong.")
         name = None if data.display_name is UNSET else data.display_name.strip()
         try:
@@ -69,7 +76,7 @@ class UsersService:
             raise Forbidden("This needs the admin role.")
 
     async def list(self, limit: int, cursor: str | None) -> schemas.UserPage:
-        after = decode_cursor(cursor) if cursor else None
+        after = USERS.decode(cursor) if cursor else None
         async with self.db.connection() as conn:
             rows = await (
                 await conn.execute(
@@ -80,7 +87,7 @@ class UsersService:
             ).fetchall()
         items = [user_out(r) for r in rows[:limit]]
         return schemas.UserPage(
-            items=items, next_cursor=encode_cursor(items[-1].id) if len(rows) > limit else None
+            items=items, next_cursor=USERS.encode(items[-1].id) if len(rows) > limit else None
         )
 
     async def admin_update(
@@ -105,7 +112,7 @@ class UsersService:
             if row is None:
                 raise NotFound("No such user.")
             if disabled:
-                sids = await self.auth.end_sessions(conn, user_id, "disabled")
+                sids = await self.sessions.end_all(conn, user_id, "disabled")
         if disabled:
-            await self.auth.cut_off(user_id, sids)
+            await self.sessions.cut_off(user_id, sids)
         return user_out(row)
