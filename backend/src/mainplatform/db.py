@@ -10,15 +10,18 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
+from typing import TypeVar
 
 import psycopg
-from psycopg import AsyncConnection
-from psycopg.rows import DictRow, dict_row
+from psycopg import AsyncConnection, AsyncCursor
+from psycopg.rows import DictRow, class_row, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from mainplatform.errors import ServiceUnavailable
 
 log = logging.getLogger("mainplatform.db")
+
+T = TypeVar("T")
 
 MIGRATION_LOCK = 0x6D61696E  # "main": pg_advisory_lock key shared by every migrate run
 
@@ -151,6 +154,12 @@ class Database:
             log.warning("database answers again")
         self._down = False
         await old.close(timeout=5.0)
+
+
+def typed(conn: AsyncConnection[DictRow], kind: type[T]) -> AsyncCursor[T]:
+    """A cursor whose rows are ``kind`` instances (a dataclass or msgspec Struct whose
+    fields are the selected columns), instead of dictionaries."""
+    return conn.cursor(row_factory=class_row(kind))
 
 
 def migrations() -> list[tuple[str, str]]:

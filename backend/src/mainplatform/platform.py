@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from mainplatform.cache import Cache
 from mainplatform.config import Settings
@@ -51,6 +53,10 @@ def build(settings: Settings, metrics: Metrics) -> Platform:
         socket_connect_timeout=1.0,
         health_check_interval=30,
         retry_on_timeout=False,
+        # One immediate retry (a pooled connection that a Redis restart broke), no backoff:
+        # redis-py's default (10 retries, exponential backoff) held requests for seconds
+        # while Redis was down instead of answering 503 at once.
+        retry=Retry(NoBackoff(), 1),
     )
     cache = Cache(client)
     tokens = AccessTokens(

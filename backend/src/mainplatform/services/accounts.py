@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import replace
-from typing import Any
 
 from psycopg import errors
 
 from mainplatform import schemas
 from mainplatform.config import Settings
-from mainplatform.db import Database
+from mainplatform.db import Database, typed
 from mainplatform.errors import Conflict, Forbidden, Unauthorized, account_gone
 from mainplatform.metrics import Metrics
 from mainplatform.security.devices import DeviceCookies
@@ -40,18 +39,6 @@ def email_problem(email: str) -> str | None:
     if not _EMAIL.fullmatch(email):
         return "This is not a valid e-mail address."
     return None
-
-
-def user_out(row: dict[str, Any]) -> schemas.User:
-    return schemas.User(
-        id=row["id"],
-        email=row["email"],
-        display_name=row["display_name"],
-        role=row["role"],
-        disabled=row["disabled"],
-        created_at=row["created_at"],
-        has_password=row["has_password"],
-    )
 
 
 NO_PASSWORD = "This account signs in through the identity provider and has no password here."  # noqa: S105
@@ -89,7 +76,8 @@ class Accounts:
         password_hash = await self.hasher.hash(password)
         try:
             async with self.db.connection() as conn:
-                cur = await conn.execute(
+                cur = typed(conn, schemas.User)
+                await cur.execute(
                     f"INSERT INTO users (email, password_hash) VALUES (%s, %s) "
                     f"RETURNING {USER_COLUMNS}",
                     (email, password_hash),
@@ -101,7 +89,7 @@ class Accounts:
             ) from None
         assert row is not None
         self.metrics.auth("register")
-        return user_out(row)
+        return row
 
     async def login(
         self, email: str, password: str, ip: str, device_cookie: str | None = None

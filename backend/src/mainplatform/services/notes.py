@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from msgspec import UNSET
 from psycopg import errors
 
 from mainplatform import schemas
-from mainplatform.db import Database
+from mainplatform.db import Database, typed
 from mainplatform.errors import NotFound, account_gone
 from mainplatform.paging import NOTES
 
@@ -41,16 +39,6 @@ encode_cursor = NOTES.encode
 decode_cursor = NOTES.decode
 
 
-def note_out(row: dict[str, Any]) -> schemas.Note:
-    return schemas.Note(
-        id=row["id"],
-        title=row["title"],
-        body=row["body"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
 class NotesService:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -72,7 +60,8 @@ class NotesService:
     async def create(self, owner: int, data: schemas.NoteCreate) -> schemas.Note:
         try:
             async with self.db.connection() as conn:
-                cur = await conn.execute(
+                cur = typed(conn, schemas.Note)
+                await cur.execute(
                     f"INSERT INTO notes (owner_id, title, body) VALUES (%s, %s, %s)"
                     f" RETURNING {COLUMNS}",
                     (owner, data.title, data.body),
@@ -81,24 +70,26 @@ class NotesService:
         except errors.ForeignKeyViolation:  # the token outlived its account
             raise account_gone() from None
         assert row is not None
-        return note_out(row)
+        return row
 
     async def get(self, owner: int, note_id: int) -> schemas.Note:
         async with self.db.connection() as conn:
-            cur = await conn.execute(
+            cur = typed(conn, schemas.Note)
+            await cur.execute(
                 f"SELECT {COLUMNS} FROM notes WHERE id = %s AND owner_id = %s",
                 (note_id, owner),
             )
             row = await cur.fetchone()
         if row is None:
             raise NotFound("No such note.")
-        return note_out(row)
+        return row
 
     async def update(self, owner: int, note_id: int, data: schemas.NoteUpdate) -> schemas.Note:
         title = None if data.title is UNSET else data.title
         body = None if data.body is UNSET else data.body
         async with self.db.connection() as conn:
-            cur = await conn.execute(
+            cur = typed(conn, schemas.Note)
+            await cur.execute(
                 "UPDATE notes SET title = coalesce(%s, title), body = coalesce(%s, body),"
                 f" updated_at = now() WHERE id = %s AND owner_id = %s RETURNING {COLUMNS}",
                 (title, body, note_id, owner),
@@ -106,7 +97,7 @@ class NotesService:
             row = await cur.fetchone()
         if row is None:
             raise NotFound("No such note.")
-        return note_out(row)
+        return row
 
     async def delete(self, owner: int, note_id: int) -> None:
         async with self.db.connection() as conn:

@@ -6,7 +6,7 @@ from msgspec import UNSET
 from psycopg import errors
 
 from mainplatform import schemas
-from mainplatform.db import Database
+from mainplatform.db import Database, typed
 from mainplatform.errors import Conflict, Forbidden, NotFound, account_gone
 from mainplatform.paging import USERS
 from mainplatform.services.accounts import (
@@ -14,7 +14,6 @@ from mainplatform.services.accounts import (
     Accounts,
     email_problem,
     normalize_email,
-    user_out,
 )
 from mainplatform.services.sessions import Sessions
 
@@ -30,10 +29,12 @@ class UsersService:
     async def me(self, user_id: int) -> schemas.User:
         """The caller's own account (401 when a still-valid token outlived it)."""
         async with self.db.connection() as conn:
-            row = await (await conn.execute(SELECT_USER, (user_id,))).fetchone()
+            row = await (
+                await typed(conn, schemas.User).execute(SELECT_USER, (user_id,))
+            ).fetchone()
         if row is None:
             raise account_gone()
-        return user_out(row)
+        return row
 
     async def update_me(self, user_id: int, data: schemas.ProfileUpdate) -> schemas.User:
         email = None
@@ -51,7 +52,7 @@ class UsersService:
         try:
             async with self.db.connection() as conn:
                 row = await (
-                    await conn.execute(
+                    await typed(conn, schemas.User).execute(
                         "UPDATE users SET email = coalesce(%s, email),"
                         " display_name = coalesce(%s, display_name), updated_at = now()"
                         f" WHERE id = %s RETURNING {USER_COLUMNS}",
@@ -64,7 +65,7 @@ class UsersService:
             ) from None
         if row is None:
             raise account_gone()
-        return user_out(row)
+        return row
 
     async def require_admin(self, user_id: int) -> None:
         """Roles are read from the database on every admin call, so a demotion is immediate."""
@@ -79,13 +80,13 @@ class UsersService:
         after = USERS.decode(cursor) if cursor else None
         async with self.db.connection() as conn:
             rows = await (
-                await conn.execute(
+                await typed(conn, schemas.User).execute(
                     f"SELECT {USER_COLUMNS} FROM users"
                     " WHERE (%s::bigint IS NULL OR id > %s::bigint) ORDER BY id LIMIT %s",
                     (after, after, limit + 1),
                 )
             ).fetchall()
-        items = [user_out(r) for r in rows[:limit]]
+        items = rows[:limit]
         return schemas.UserPage(
             items=items, next_cursor=USERS.encode(items[-1].id) if len(rows) > limit else None
         )
@@ -102,7 +103,7 @@ class UsersService:
         sids: list[str] = []
         async with self.db.transaction() as conn:
             row = await (
-                await conn.execute(
+                await typed(conn, schemas.User).execute(
                     "UPDATE users SET role = coalesce(%s, role), disabled = coalesce(%s, disabled),"
                     " tokens_valid_after = CASE WHEN %s THEN now() ELSE tokens_valid_after END,"
                     f" updated_at = now() WHERE id = %s RETURNING {USER_COLUMNS}",
@@ -115,4 +116,4 @@ class UsersService:
                 sids = await self.sessions.end_all(conn, user_id, "disabled")
         if disabled:
             await self.sessions.cut_off(user_id, sids)
-        return user_out(row)
+        return row
