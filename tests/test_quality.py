@@ -3,14 +3,12 @@ dashboard generator, and mypy --strict on the backend and the dashboard generato
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.support import ROOT
+from tests.support import ROOT, find_program
 
 # The Grafana dashboard generator (standard library only); nix/observability/ruff.toml gives it
 # the backend's ruff settings, and mypy checks it with the backend's configuration.
@@ -24,7 +22,7 @@ def run(*cmd: str) -> subprocess.CompletedProcess[str]:
 def ruff() -> str:
     """The ruff executable: beside this interpreter (a venv), else on PATH (nixpkgs' ruff,
     which is a program, not a Python module)."""
-    exe = shutil.which("ruff", path=os.path.dirname(sys.executable)) or shutil.which("ruff")
+    exe = find_program("ruff", venv_first=True)
     if exe is None:
         pytest.fail("ruff is not installed: pip install -e 'backend[test]'")
     return exe

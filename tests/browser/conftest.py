@@ -8,32 +8,29 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    WAIT_MS,
-    Nginx,
-    Watch,
-    missing_tools,
-    nginx_for,
-)
 from tests.support import Services
+from tests.support.browser import CHROMIUM_ARGS, WAIT_MS, Watch, require_chromium
+from tests.support.nix import require_nix
+from tests.support.web import Nginx, nginx_running, require_nginx
 
 
 @pytest.fixture(scope="session")
-def tools() -> None:
-    reason = missing_tools()
-    if reason:
-        pytest.skip(reason)
+def tools() -> str:
+    """Chromium's path; skips the tier unless Chromium, nginx and nix-instantiate (which
+    renders nginx.conf) are installed."""
+    chromium = require_chromium()
+    require_nginx()
+    require_nix()
+    return chromium
 
 
 @pytest.fixture(scope="session")
-def browser(tools: None) -> Iterator[Any]:
+def browser(tools: str) -> Iterator[Any]:
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=tools, headless=True, args=CHROMIUM_ARGS)
         try:
             yield chromium
         finally:
@@ -41,9 +38,9 @@ def browser(tools: None) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def site(tools: None, backend_url: str) -> Iterator[Nginx]:
+def site(tools: str, backend_url: str) -> Iterator[Nginx]:
     """nginx in front of the shared backend (session-wide)."""
-    with nginx_for(backend_url) as server:
+    with nginx_running(api_upstream=backend_url) as server:
         yield server
 
 

@@ -10,21 +10,17 @@ from playwright.sync_api import Page, expect
 
 from tests.backend.fake_idp import FakeIdP
 from tests.browser.conftest import ContextFactory
-from tests.browser.helpers import (
-    api_notes,
-    api_register,
-    api_token,
-    nginx_for,
-    promote,
-    screenshot,
-)
 from tests.support import (
     STRONG_PASSWORD,
     Services,
     backend_env,
+    make_admin,
     start_backend,
     stop_process,
 )
+from tests.support.browser import screenshot
+from tests.support.users import api_notes, api_register, api_token
+from tests.support.web import nginx_running
 
 NEW_PASSWORD = "a quieter horse grazes at dawn"
 
@@ -178,7 +174,7 @@ def test_rate_limit_says_how_long_to_wait(services: Services, new_context: Conte
     proc, url = start_backend(backend_env(services, RATE_LIMIT_LOGIN_ACCOUNT="3/minute"))
     try:
         api_register(url, "carol@example.org")
-        with nginx_for(url) as own:
+        with nginx_running(api_upstream=url) as own:
             context, watch = new_context(own.url)
             watch.expect(401, "/api/auth/login")
             watch.expect(429, "/api/auth/login")
@@ -248,7 +244,7 @@ def test_admin_sees_the_admin_view_and_a_user_does_not(
     app: str, new_context: ContextFactory, backend_url: str, services: Services
 ) -> None:
     admin_id = api_register(backend_url, "root@example.org")
-    promote(services, admin_id)
+    make_admin(services, admin_id)
     api_register(backend_url, "eve@example.org")
     api_register(backend_url, "frank@example.org")
 
@@ -315,7 +311,7 @@ def test_status_view_shows_the_api_down_when_the_backend_stops(
 ) -> None:
     proc, url = start_backend(backend_env(services))
     try:
-        with nginx_for(url) as own:
+        with nginx_running(api_upstream=url) as own:
             context, watch = new_context(own.url)
             page = context.new_page()
             page.goto("/status")
@@ -424,7 +420,7 @@ def test_phone_width_dark_mode(
 ) -> None:
     email = "ivy.long-address-for-a-phone@example.org"
     user_id = api_register(backend_url, email)
-    promote(services, user_id)
+    make_admin(services, user_id)
     api_register(backend_url, "jo@example.org")
     api_notes(
         backend_url,
@@ -561,7 +557,7 @@ def test_sign_in_with_the_identity_provider(
             )
         )
         try:
-            with nginx_for(url) as own:
+            with nginx_running(api_upstream=url) as own:
                 context, watch = new_context(own.url)
                 watch.allow_origin(idp.url)  # the browser visits the provider, by design
                 page = context.new_page()

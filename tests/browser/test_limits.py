@@ -12,8 +12,10 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ContextFactory
-from tests.browser.helpers import api_register, nginx_for, screenshot
 from tests.support import STRONG_PASSWORD, Services, backend_env, start_backend, stop_process
+from tests.support.browser import screenshot
+from tests.support.users import api_register
+from tests.support.web import nginx_running
 
 
 def sign_in(page: Page, email: str) -> None:
@@ -28,7 +30,7 @@ def test_limits_come_from_the_backend(services: Services, new_context: ContextFa
     services.reset()
     proc, url = start_backend(backend_env(services, PASSWORD_MIN_LENGTH="14"))
     try:
-        with nginx_for(url) as own:
+        with nginx_running(api_upstream=url) as own:
             context, _ = new_context(own.url)
             page = context.new_page()
 

@@ -8,7 +8,8 @@ import re
 
 import httpx2 as httpx
 
-from tests.browser.helpers import WEB_ROOT, Nginx
+from tests.support.layout import WEB_ROOT
+from tests.support.web import Nginx
 
 CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 

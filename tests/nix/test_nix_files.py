@@ -8,7 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from nixtest_helpers import ROOT, require_program
+
+from tests.support.layout import ROOT
+from tests.support.nix import require_nix
 
 SKIP_DIRS = {".git", ".venv", "node_modules", ".state", "result", ".direnv"}
 
@@ -39,7 +41,7 @@ def test_the_flake_and_its_nix_files_exist() -> None:
 
 @pytest.mark.parametrize("path", nix_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_nix_file_parses(path: Path) -> None:
-    nix = require_program("nix-instantiate", "apt-get install nix-bin")
+    nix = require_nix()
     proc = subprocess.run(
         [nix, "--parse", str(path)], capture_output=True, text=True, timeout=60, check=False
     )

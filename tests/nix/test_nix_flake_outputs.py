@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from nixtest_helpers import ROOT, nix_eval
+
+from tests.support.layout import ROOT
+from tests.support.nix import nix_eval
 
 SUMMARY = f"""
 let

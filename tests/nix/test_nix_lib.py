@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from nixtest_helpers import NIX_LIB, lib_call, nix_eval, nix_eval_error, to_nix
 
-from tests.headers import api_headers, frontend_headers, traefik_header_names
+from tests.support.headers import api_headers, frontend_headers, traefik_header_names
+from tests.support.layout import NIX_LIB
+from tests.support.nix import lib_call, nix_eval, nix_eval_error, to_nix
 
 LOCAL: dict[str, Any] = {"mode": "local"}
 PRODUCTION: dict[str, Any] = {

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nixtest_helpers import lib_call, require_program
+
+from tests.support.nix import lib_call
+from tests.support.programs import require_program
 
 RULES = """\
 groups:
@@ -26,7 +28,7 @@ groups:
 
 @pytest.mark.parametrize("mode", ["local", "production"])
 def test_promtool_accepts_rendered_config(mode: str, tmp_path: Path) -> None:
-    promtool = require_program("promtool", "apt-get install prometheus")
+    promtool = require_program("promtool", why="apt-get install prometheus")
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
     (rules_dir / "platform.yml").write_text(RULES, encoding="utf-8")

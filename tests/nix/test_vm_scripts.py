@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from nixtest_helpers import NIX_LIB, ROOT, nix_eval
+
+from tests.support.layout import NIX_LIB, ROOT
+from tests.support.nix import nix_eval
 
 PRELUDE = Path(__file__).resolve().parent / "driver" / "prelude.py"
 TESTS = ["platform", "hardening"]

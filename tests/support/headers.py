@@ -10,12 +10,9 @@ Tests compare what real servers send with these, so a value lives in one file on
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from mainplatform.middleware import SECURITY_HEADERS
-
-ROOT = Path(__file__).resolve().parent.parent
-FRONTEND_FRAGMENT = ROOT / "frontend" / "nginx" / "server.conf"
+from tests.support.layout import FRONTEND_FRAGMENT
 
 _ADD_HEADER = re.compile(r'^\s*add_header\s+(\S+)\s+"([^"]*)"\s+always;', re.M)
 _LOCATION = re.compile(r"^location\s+([^{]+?)\s*\{(.*?)^\}", re.M | re.S)
@@ -68,13 +65,3 @@ def traefik_header_names(middleware: dict[str, object]) -> set[str]:
     custom = middleware.get("customResponseHeaders", {})
     assert isinstance(custom, dict)
     return names | {str(k).lower() for k in custom}
-
-
-def hsts(max_age: int, include_subdomains: bool, preload: bool) -> str:
-    """Strict-Transport-Security as Traefik writes it."""
-    value = f"max-age={max_age}"
-    if include_subdomains:
-        value += "; includeSubDomains"
-    if preload:
-        value += "; preload"
-    return value

@@ -1,49 +1,26 @@
-"""Throwaway servers for the observability tests, on loopback, with bounded waits: a
-Prometheus (no scrape targets unless given), node_exporter, Traefik; and a PromQL client.
+"""A throwaway Prometheus on loopback (no scrape targets unless given) and a PromQL client.
 
-    with prometheus_running(tmp_path, rule_files=[RULES_FILE]) as url:
-        answer = query(url, "up")   # the API's JSON, also for a 4xx (bad_data)
+with prometheus_running(tmp_path, rule_files=[RULES_FILE]) as url:
+    answer = query(url, "up")   # the API's JSON, also for a 4xx (bad_data)
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.support import running
-from tests.tooling import (  # noqa: F401 - re-exported for the tests in this folder
-    find_program,
-    free_port,
-    require_program,
-    tail,
-    wait_until,
-)
-
-START_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
-
-
-def http_get(url: str, *, timeout: float = 10.0) -> tuple[int, bytes]:
-    """GET; returns (status, body), also for 4xx/5xx answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (loopback)
-            return response.status, response.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
+from tests.support.processes import alive, free_port, running, tail, wait_until
+from tests.support.programs import require_program
+from tests.support.web import http_get
 
 
 def query(base_url: str, expr: str, *, timeout: float = 10.0) -> dict[str, Any]:
     """Evaluate `expr` now (GET /api/v1/query); the API's JSON answer, success or error."""
-    status, body = http_get(
+    status, _, body = http_get(
         f"{base_url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}", timeout=timeout
     )
     try:
@@ -62,7 +39,7 @@ def prometheus_running(
     interval: str = "1s",
 ) -> Iterator[str]:
     """A throwaway Prometheus on 127.0.0.1 (storage in `tmp`); yields its base URL."""
-    prometheus = require_program("prometheus", "apt-get install prometheus")
+    prometheus = require_program("prometheus", why="apt-get install prometheus")
     port = free_port()
     config = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
@@ -89,10 +66,3 @@ def prometheus_running(
             detail=lambda: tail(log),
         )
         yield url
-
-
-def alive(proc: subprocess.Popen[bytes], name: str, log: Path) -> bool:
-    """True while `proc` runs; fails the test at once (with its log) if it has exited."""
-    if proc.poll() is not None:
-        pytest.fail(f"{name} exited with status {proc.returncode}:\n{tail(log)}")
-    return True
