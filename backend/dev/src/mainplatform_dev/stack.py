@@ -444,9 +444,12 @@ class Stack:
 
     def _backend(self) -> Unit:
         port = self.port("backend")
-        command = (sys.executable, "-m", "mainplatform", "serve", "--host", "127.0.0.1",
-                   "--port", str(port), "--workers", str(self.workers))  # fmt: skip
+        # Handed over as on a NixOS host: HOST, PORT and WORKERS in the environment.
+        command = (sys.executable, "-m", "mainplatform", "serve")
         env = {
+            "HOST": self.config["settings"]["internalAddress"],
+            "PORT": str(port),
+            "WORKERS": str(self.workers),
             "DATABASE_URL": self.database_url,
             "REDIS_URL": f"redis://127.0.0.1:{self.port('redis')}/0",
             "JWT_SECRET": dev_secrets(self.state)["JWT_SECRET"],
