@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from psycopg import errors
 
@@ -40,6 +40,26 @@ def email_problem(email: str) -> str | None:
         return "This is not a valid e-mail address."
     return None
 
+
+@dataclass(frozen=True, slots=True)
+class PasswordRow:
+    """What sign-in and password changes read of an account."""
+
+    id: int
+    email: str
+    password_hash: str | None
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    """An account's id and whether it is disabled (OIDC sign-in)."""
+
+    id: int
+    disabled: bool
+
+
+SELECT_SIGN_IN = "SELECT id, email, password_hash, disabled FROM users"
 
 NO_PASSWORD = "This account signs in through the identity provider and has no password here."  # noqa: S105
 
@@ -100,44 +120,38 @@ class Accounts:
         device = self.devices.device(device_cookie, email)
         await self.limits.charge(*self.limits.login(email, ip, device))
         async with self.db.connection() as conn:
-            cur = await conn.execute(
-                "SELECT id, password_hash, disabled FROM users WHERE lower(email) = lower(%s)",
-                (email,),
-            )
+            cur = typed(conn, PasswordRow)
+            await cur.execute(f"{SELECT_SIGN_IN} WHERE lower(email) = lower(%s)", (email,))
             row = await cur.fetchone()
-        ok = await self.hasher.verify(row["password_hash"] if row else None, password)
-        if not ok or row is None:
+        ok = await self.hasher.verify(row.password_hash if row else None, password)
+        if not ok or row is None or row.password_hash is None:
             self.metrics.auth("login_failure")
             raise Unauthorized("Wrong e-mail address or password.", code="invalid_credentials")
-        if row["disabled"]:
+        if row.disabled:
             self.metrics.auth("login_failure")
             raise Forbidden("This account is disabled.", code="account_disabled")
-        if self.hasher.needs_rehash(row["password_hash"]):
+        if self.hasher.needs_rehash(row.password_hash):
             new_hash = await self.hasher.hash(password)
             async with self.db.connection() as conn:
                 await conn.execute(
-                    "UPDATE users SET password_hash = %s WHERE id = %s", (new_hash, row["id"])
+                    "UPDATE users SET password_hash = %s WHERE id = %s", (new_hash, row.id)
                 )
-        session = await self.sessions.start(row["id"])
+        session = await self.sessions.start(row.id)
         self.metrics.auth("login_success")
         if device is None:
             session = replace(session, device_cookie=self.devices.issue(email))
         return session
 
     async def change_password(self, access: AccessClaims, current: str, new: str) -> None:
-        async with self.db.connection() as conn:
-            cur = await conn.execute(
-                "SELECT email, password_hash FROM users WHERE id = %s", (access.user_id,)
-            )
-            row = await cur.fetchone()
+        row = await self._password_row(access.user_id)
         if row is None:
             raise account_gone()
-        if row["password_hash"] is None:
+        if row.password_hash is None:
             raise schemas.field_error("current_password", NO_PASSWORD)
-        if not await self.hasher.verify(row["password_hash"], current):
+        if not await self.hasher.verify(row.password_hash, current):
             raise schemas.field_error("current_password", "The current password is wrong.")
         if reason := policy_violation(
-            new, min_length=self.settings.password_min_length, email=row["email"]
+            new, min_length=self.settings.password_min_length, email=row.email
         ):
             raise schemas.field_error("new_password", reason)
         if new == current:
@@ -157,7 +171,11 @@ class Accounts:
         self.metrics.auth("password_changed")
 
     async def verify_password(self, user_id: int, password: str) -> bool:
+        row = await self._password_row(user_id)
+        return await self.hasher.verify(row.password_hash if row else None, password)
+
+    async def _password_row(self, user_id: int) -> PasswordRow | None:
         async with self.db.connection() as conn:
-            cur = await conn.execute("SELECT password_hash FROM users WHERE id = %s", (user_id,))
-            row = await cur.fetchone()
-        return await self.hasher.verify(row["password_hash"] if row else None, password)
+            cur = typed(conn, PasswordRow)
+            await cur.execute(f"{SELECT_SIGN_IN} WHERE id = %s", (user_id,))
+            return await cur.fetchone()

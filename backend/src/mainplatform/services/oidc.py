@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mainplatform.db import Database
+from mainplatform.db import Database, typed
 from mainplatform.errors import Forbidden
-from mainplatform.services.accounts import email_problem, normalize_email
+from mainplatform.services.accounts import StatusRow, email_problem, normalize_email
 
 
 class OIDCAccounts:
@@ -25,7 +25,7 @@ class OIDCAccounts:
             raise Forbidden("The identity provider sent no subject.", code="oidc_failed")
         async with self.db.transaction() as conn:
             row = await (
-                await conn.execute(
+                await typed(conn, StatusRow).execute(
                     "SELECT u.id, u.disabled FROM user_identities i"
                     " JOIN users u ON u.id = i.user_id WHERE i.issuer = %s AND i.subject = %s",
                     (self.issuer, subject),
@@ -44,7 +44,7 @@ class OIDCAccounts:
                         "The identity provider sent an invalid e-mail address.", code="oidc_failed"
                     )
                 row = await (
-                    await conn.execute(
+                    await typed(conn, StatusRow).execute(
                         "INSERT INTO users (email, display_name) VALUES (%s, %s)"
                         " ON CONFLICT (lower(email)) DO UPDATE SET updated_at = users.updated_at"
                         " RETURNING id, disabled",
@@ -54,9 +54,8 @@ class OIDCAccounts:
                 assert row is not None
                 await conn.execute(
                     "INSERT INTO user_identities (issuer, subject, user_id) VALUES (%s, %s, %s)",
-                    (self.issuer, subject, row["id"]),
+                    (self.issuer, subject, row.id),
                 )
-        if row["disabled"]:
+        if row.disabled:
             raise Forbidden("This account is disabled.", code="account_disabled")
-        user_id: int = row["id"]
-        return user_id
+        return row.id

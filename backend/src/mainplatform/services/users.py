@@ -70,10 +70,9 @@ class UsersService:
     async def require_admin(self, user_id: int) -> None:
         """Roles are read from the database on every admin call, so a demotion is immediate."""
         async with self.db.connection() as conn:
-            row = await (
-                await conn.execute("SELECT role, disabled FROM users WHERE id = %s", (user_id,))
-            ).fetchone()
-        if row is None or row["disabled"] or row["role"] != "admin":
+            cur = typed(conn, schemas.User)
+            row = await (await cur.execute(SELECT_USER, (user_id,))).fetchone()
+        if row is None or row.disabled or row.role != "admin":
             raise Forbidden("This needs the admin role.")
 
     async def list(self, limit: int, cursor: str | None) -> schemas.UserPage:
