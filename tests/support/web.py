@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -226,7 +227,10 @@ class Traefik:
 
 @contextlib.contextmanager
 def traefik_running(
-    directory: Path, static: dict[str, Any], dynamic: dict[str, Any]
+    directory: Path,
+    static: dict[str, Any],
+    dynamic: dict[str, Any],
+    env: dict[str, str] | None = None,
 ) -> Iterator[Traefik]:
     """Traefik with `static` (written to `directory`/traefik.yml; JSON is YAML, and Traefik
     reads YAML for .yml) and `dynamic` (written where static's file provider reads it,
@@ -239,7 +243,10 @@ def traefik_running(
     static_file.write_text(json.dumps(static, indent=2), encoding="utf-8")
     log = directory / "traefik.log"
     ping = ping_url(static)
-    with running([traefik, f"--configFile={static_file}"], log=log, cwd=directory) as proc:
+    environ = {**os.environ, **env} if env else None
+    with running(
+        [traefik, f"--configFile={static_file}"], log=log, cwd=directory, env=environ
+    ) as proc:
         edge = Traefik(proc, log)
         wait_until(
             lambda: alive(proc, "traefik", log) and http_get(ping)[0] == 200,
