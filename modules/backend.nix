@@ -68,7 +68,12 @@ in
         Group = names.group;
         ExecStart = "${program} serve";
         # $CREDENTIALS_DIRECTORY/jwt_secret: the backend reads it there.
-        LoadCredential = [ "jwt_secret:${cfg.secrets.jwtSecretFile}" ];
+        LoadCredential = [
+          "jwt_secret:${cfg.secrets.jwtSecretFile}"
+        ]
+        ++ lib.optional (
+          cfg.secrets.jwtPreviousSecretFile != null
+        ) "jwt_previous_secret:${cfg.secrets.jwtPreviousSecretFile}";
         RuntimeDirectory = names.runtimeDir;
         RuntimeDirectoryMode = "0700";
         WorkingDirectory = "/run/${names.runtimeDir}";

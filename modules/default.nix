@@ -39,17 +39,22 @@ let
   notOnLoopback = mp.nonLoopbackInternal cfg.finalSettings;
 
   secretPath =
-    description:
+    name: description:
     mkOption {
       type = types.externalPath;
-      example = "/run/keys/mainplatform-jwt-secret";
+      default = "${mp.names.secretsDir}/${name}";
+      defaultText = literalExpression ''"${mp.names.secretsDir}/${name}"'';
+      example = "/run/secrets/mainplatform/${name}";
       description = ''
         ${description}
 
-        A file outside the Nix store (written by hand with mode 0400, or
-        managed by sops-nix/agenix). It is handed to the service with
-        systemd's `LoadCredential=`, so it may be readable by root only; its
-        content never enters the store.
+        A file outside the Nix store. Left at its default (under
+        `${mp.names.secretsDir}`), it is created on first boot by
+        `${mp.names.units.secrets}.service` from the kernel's random source
+        (mode 0400, root) and never touched again. Pointed elsewhere (a
+        sops-nix/agenix path), nothing is generated: that file is yours. It is
+        handed to the service with systemd's `LoadCredential=`, so it may be
+        readable by root only; its content never enters the store.
       '';
     };
 
@@ -133,6 +138,7 @@ in
     ./monitoring.nix
     ./backup.nix
     ./security.nix
+    ./secrets.nix
   ];
 
   options.services.mainplatform = {
@@ -209,7 +215,31 @@ in
       description = "systemd `MemoryMax=` of the backend (all workers together).";
     };
 
-    secrets.jwtSecretFile = secretPath "File holding the backend's JWT signing key (at least 32 bytes), e.g. `openssl rand -base64 48`.";
+    secrets.jwtSecretFile = secretPath "jwt-secret" "File holding the backend's JWT signing key (at least 32 bytes).";
+
+    secrets.jwtPreviousSecretFile = mkOption {
+      type = types.nullOr types.externalPath;
+      default = null;
+      example = "/var/lib/mainplatform-secrets/jwt-secret.previous";
+      description = ''
+        The JWT signing key before a rotation: access tokens it signed stay
+        valid until they expire (one `ACCESS_TOKEN_TTL`, 15 minutes by
+        default). To rotate: move the key file to this path and set this
+        option; on the switch a new key is generated (first-boot secrets) and
+        the backend accepts both; after one token lifetime unset it and
+        delete the file.
+      '';
+    };
+
+    secrets.generate = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Create the secret files that are missing under `${mp.names.secretsDir}`
+        on boot (`${mp.names.units.secrets}.service`, ordered before every
+        service that reads them). Files elsewhere are never generated.
+      '';
+    };
 
     tls = {
       acme = mkOption {
@@ -234,8 +264,8 @@ in
     };
 
     grafana = {
-      adminPasswordFile = secretPath "File holding the password of Grafana's `admin` user.";
-      secretKeyFile = secretPath "File holding Grafana's `secret_key` (signs and encrypts data source secrets), e.g. `openssl rand -hex 32`.";
+      adminPasswordFile = secretPath "grafana-admin-password" "File holding the password of Grafana's `admin` user.";
+      secretKeyFile = secretPath "grafana-secret-key" "File holding Grafana's `secret_key` (signs and encrypts data source secrets).";
     };
 
     backup = {

@@ -30,7 +30,10 @@ let
     units = {
       backend = "mainplatform-backend";
       backup = "mainplatform-backup";
+      secrets = "mainplatform-secrets";
     };
+    # Where the module creates the secrets nobody provided (first boot).
+    secretsDir = "/var/lib/mainplatform-secrets";
   };
 
   # The database addresses every platform process uses (no secrets).
@@ -96,6 +99,32 @@ in
       description = "`${name}`: ${s.doc}.";
     }
   ) operatorSettings;
+
+  # The shell script of the first-boot secrets unit: each of `secrets`
+  # ({ path, bytes, encoding = "base64" | "hex" }) that does not exist yet is
+  # written from the kernel's CSPRNG (/dev/urandom), mode 0400, in a 0700
+  # directory; an existing file is never touched. Runs with coreutils on PATH.
+  secretsScript =
+    secrets:
+    ''
+      set -eu
+      umask 0077
+      create() { # path bytes encoding
+        if [ -e "$1" ]; then return 0; fi
+        mkdir -p -m 0700 "$(dirname "$1")"
+        if [ "$3" = hex ]; then
+          head -c "$2" /dev/urandom | od -An -v -tx1 | tr -d ' \n' > "$1.new"
+        else
+          head -c "$2" /dev/urandom | base64 -w0 > "$1.new"
+        fi
+        chmod 0400 "$1.new"
+        mv "$1.new" "$1"
+        echo "created $1"
+      }
+    ''
+    + lib.concatMapStrings (
+      s: "create ${lib.escapeShellArg s.path} ${toString s.bytes} ${s.encoding}\n"
+    ) secrets;
 
   # The units behind databaseEnvironment: PostgreSQL (ensureDatabases and
   # ensureUsers done) and the platform's Redis server.

@@ -43,12 +43,10 @@
     domain = "platform.example.org"; # SET ME: DNS A/AAAA record -> the instance's public IP
     acmeEmail = "ops@example.org"; # SET ME: Let's Encrypt account address
     workers = 2; # one per OCPU of the instance
-    # Secrets: files on the host, outside the Nix store, mode 0400 root
-    # (created by hand, or by sops-nix/agenix: then point these at
-    # config.sops.secrets.<name>.path / config.age.secrets.<name>.path).
-    secrets.jwtSecretFile = "/var/lib/mainplatform-secrets/jwt-secret";
-    grafana.adminPasswordFile = "/var/lib/mainplatform-secrets/grafana-admin-password";
-    grafana.secretKeyFile = "/var/lib/mainplatform-secrets/grafana-secret-key";
+    # Secrets: created on first boot under /var/lib/mainplatform-secrets
+    # (mode 0400 root, never in the store). With sops-nix/agenix, point
+    # secrets.jwtSecretFile, grafana.adminPasswordFile and
+    # grafana.secretKeyFile at config.sops.secrets.<name>.path instead.
   };
 
   # ── Boot: UEFI (OCI A1 has no legacy BIOS) ─────────────────────────────

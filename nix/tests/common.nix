@@ -1,8 +1,9 @@
 # The server node of the VM tests: the flake's module in production mode,
-# with two test-only changes: TLS from a self-signed certificate instead of
-# Let's Encrypt (the VMs have no Internet), and secrets generated at boot
-# into /run/keys (on a real host the operator or sops-nix/agenix writes them).
-# Nothing secret is in the Nix store here either.
+# with one test-only change: TLS from a self-signed certificate instead of
+# Let's Encrypt (the VMs have no Internet), generated at boot into
+# /run/keys. The platform's own secrets are the module's: created on first
+# boot by mainplatform-secrets.service, as on a real host. Nothing secret is
+# in the Nix store here either.
 { self }:
 {
   lib,
@@ -12,11 +13,7 @@
 
 let
   keys = "/run/keys/mainplatform";
-  consumers = [
-    "mainplatform-backend.service"
-    "grafana.service"
-    "traefik.service"
-  ];
+  consumers = [ "traefik.service" ];
 in
 {
   imports = [
@@ -35,9 +32,6 @@ in
     domain = "platform.test";
     acmeEmail = "ops@platform.test";
     workers = 2;
-    secrets.jwtSecretFile = "${keys}/jwt-secret";
-    grafana.adminPasswordFile = "${keys}/grafana-admin-password";
-    grafana.secretKeyFile = "${keys}/grafana-secret-key";
     tls = {
       acme = false;
       certificateFile = "${keys}/tls.crt";
@@ -46,7 +40,7 @@ in
   };
 
   systemd.services.mainplatform-test-secrets = {
-    description = "Generate the VM test's secrets and TLS certificate";
+    description = "Generate the VM test's TLS certificate";
     wantedBy = [ "multi-user.target" ];
     before = consumers;
     requiredBy = consumers;
@@ -62,9 +56,6 @@ in
       umask 077
       mkdir -p ${keys}
       cd ${keys}
-      openssl rand -base64 48 > jwt-secret
-      openssl rand -hex 16 | tr -d '\n' > grafana-admin-password
-      openssl rand -hex 32 > grafana-secret-key
       openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
         -days 2 -subj /CN=platform.test -addext subjectAltName=DNS:platform.test \
         -keyout tls.key -out tls.crt

@@ -13,6 +13,7 @@
     { nodes, ... }:
     let
       inherit (nodes.server.services.mainplatform.finalSettings.ports) backend;
+      jwt = nodes.server.services.mainplatform.secrets.jwtSecretFile;
     in
     ''
     READY = "curl -sf http://127.0.0.1:${toString backend}/api/ready"
@@ -33,13 +34,19 @@
         server.succeed(f"test \"$(stat -c %U /proc/{pid})\" = mainplatform")
         server.succeed(f"grep -q '^CapEff:\\s*0000000000000000' /proc/{pid}/status")
 
+    with subtest("the secrets were created on first boot: 0400 root, in a 0700 directory"):
+        server.succeed("systemctl is-active mainplatform-secrets.service")
+        server.succeed("test \"$(stat -c '%a %U' ${jwt})\" = '400 root'")
+        server.succeed("test \"$(stat -c %a $(dirname ${jwt}))\" = 700")
+        server.succeed("test \"$(head -c 64 ${jwt} | base64 -d | wc -c)\" = 48")
+
     with subtest("the JWT key is a credential only"):
-        secret = server.succeed("cat /run/keys/mainplatform/jwt-secret").strip()
+        secret = server.succeed("cat ${jwt}").strip()
         server.fail(f"grep -RqF '{secret}' /etc/systemd/system/")
         server.fail(f"tr '\\0' '\\n' < /proc/{pid}/environ | grep -qF '{secret}'")
         server.fail(f"tr '\\0' '\\n' < /proc/{pid}/environ | grep -q '^JWT_SECRET='")
         server.succeed(f"tr '\\0' '\\n' < /proc/{pid}/environ | grep -q '^CREDENTIALS_DIRECTORY='")
-        server.succeed("test \"$(stat -c %a /run/keys/mainplatform/jwt-secret)\" = 400")
+        server.succeed("test \"$(stat -c %a ${jwt})\" = 400")
 
     with subtest("only the platform user reaches its database and Redis"):
         server.succeed("runuser -u mainplatform -- psql -h /run/postgresql -d mainplatform -tAc 'select 1'")
@@ -50,9 +57,9 @@
         server.fail("redis-cli -h 127.0.0.1 -p 6379 ping")
 
     with subtest("a missing secret stops the backend instead of starting it insecurely"):
-        server.succeed("mv /run/keys/mainplatform/jwt-secret /run/keys/mainplatform/jwt-secret.away")
+        server.succeed("mv ${jwt} ${jwt}.away")
         server.fail("systemctl restart mainplatform-backend.service")
-        server.succeed("mv /run/keys/mainplatform/jwt-secret.away /run/keys/mainplatform/jwt-secret")
+        server.succeed("mv ${jwt}.away ${jwt}")
         server.succeed("systemctl reset-failed mainplatform-backend.service")
         server.succeed("systemctl start mainplatform-backend.service")
         server.wait_until_succeeds(READY, timeout=120)

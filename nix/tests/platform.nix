@@ -38,6 +38,7 @@
         "redisExporter"
       ];
       list = l: "[${builtins.concatStringsSep ", " (map toString l)}]";
+      grafanaPassword = nodes.server.services.mainplatform.grafana.adminPasswordFile;
     in
     ''
       import json
@@ -74,6 +75,7 @@
       with subtest("every unit of the platform is active"):
           for unit in [
               "mainplatform-test-secrets.service",
+              "mainplatform-secrets.service",
               "postgresql.target",
               "redis-mainplatform.service",
               "mainplatform-backend.service",
@@ -163,7 +165,7 @@
           grafana = f"http://127.0.0.1:{GRAFANA}"
           server.wait_until_succeeds(f"curl -sf {grafana}/api/health", timeout=120)
           server.succeed(f"test \"$(curl -s -o /dev/null -w '%{{http_code}}' {grafana}/api/search)\" = 401")
-          auth = "-u admin:$(cat /run/keys/mainplatform/grafana-admin-password)"
+          auth = "-u admin:$(cat ${grafanaPassword})"
           ds = json.loads(server.succeed(f"curl -sf {auth} {grafana}/api/datasources/uid/prometheus"))
           assert ds["url"] == f"http://127.0.0.1:{PROMETHEUS}", ds
           found = json.loads(server.succeed(f"curl -sf {auth} '{grafana}/api/search?type=dash-db'"))

@@ -240,3 +240,66 @@ def test_operator_settings_are_typed_options(nixpkgs: Path) -> None:
         nixpkgs, '[ { services.mainplatform.backend.settings.RATE_LIMIT_API = "lots"; } ]'
     )
     assert "is not of type" in stderr
+
+
+def test_first_boot_secrets_unit(oci: Any) -> None:
+    """The secrets nobody provided are created before the services that read them."""
+    unit = oci["units"]["mainplatform-secrets.service"]
+    assert "Before=mainplatform-backend.service grafana.service" in unit
+    assert "Type=oneshot" in unit and "RemainAfterExit=true" in unit
+    assert "PrivateNetwork=true" in unit and "UMask=0077" in unit
+    backend = oci["units"]["mainplatform-backend.service"]
+    assert "LoadCredential=jwt_secret:/var/lib/mainplatform-secrets/jwt-secret" in backend
+
+
+def test_secrets_elsewhere_are_never_generated_and_rotation_loads_the_old_key(
+    nixpkgs: Path,
+) -> None:
+    extra = """[ {
+      services.mainplatform.secrets.jwtSecretFile = "/run/secrets/jwt";
+      services.mainplatform.grafana.adminPasswordFile = "/run/secrets/grafana-admin";
+      services.mainplatform.grafana.secretKeyFile = "/run/secrets/grafana-key";
+      services.mainplatform.secrets.jwtPreviousSecretFile = "/run/secrets/jwt.previous";
+    } ]"""
+    proc = evaluate(nixpkgs, "oci.report", extra)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    assert "mainplatform-secrets.service" not in r["units"]  # sops-nix/agenix own them
+    backend = r["units"]["mainplatform-backend.service"]
+    assert "LoadCredential=jwt_secret:/run/secrets/jwt" in backend
+    assert "LoadCredential=jwt_previous_secret:/run/secrets/jwt.previous" in backend
+
+
+def test_the_secrets_script_creates_only_what_is_missing(tmp_path: Path) -> None:
+    """The unit's script, rendered by modules/lib.nix, run here: each missing file is created
+    (0400 in a 0700 directory, from /dev/urandom); a second run and an existing file are
+    left alone."""
+    import base64
+    import subprocess
+
+    from tests.support.nix import module_lib, to_nix
+
+    keys = tmp_path / "secrets"
+    given = tmp_path / "mine"
+    given.write_text("my own key\n")
+    secrets = [
+        {"path": str(keys / "jwt-secret"), "bytes": 48, "encoding": "base64"},
+        {"path": str(keys / "grafana-secret-key"), "bytes": 32, "encoding": "hex"},
+        {"path": str(given), "bytes": 48, "encoding": "base64"},
+    ]
+    script = module_lib(f"m.secretsScript ({to_nix(secrets)})")
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert run.stdout.count("created ") == 2
+    jwt, hexkey = (keys / "jwt-secret").read_text(), (keys / "grafana-secret-key").read_text()
+    assert len(base64.b64decode(jwt, validate=True)) == 48
+    assert len(bytes.fromhex(hexkey)) == 32
+    assert oct((keys / "jwt-secret").stat().st_mode & 0o777) == "0o400"
+    assert oct(keys.stat().st_mode & 0o777) == "0o700"
+    assert given.read_text() == "my own key\n"
+    again = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert again.stdout == ""
+    assert (keys / "jwt-secret").read_text() == jwt  # never replaced
+    other = tmp_path / "other"
+    fresh = [dict(secrets[0], path=str(other / "jwt-secret"))]
+    subprocess.run(["bash", "-c", module_lib(f"m.secretsScript ({to_nix(fresh)})")], check=True)
+    assert (other / "jwt-secret").read_text() != jwt

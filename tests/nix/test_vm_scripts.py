@@ -31,6 +31,9 @@ def script_and_nodes(name: str) -> tuple[str, list[str]]:
         server = {{
           networking.primaryIPAddress = "192.168.1.2";
           services.mainplatform.finalSettings = (import {NIX_LIB}).examples.production;
+          # stand-ins for the module's secret paths (only interpolated into the scripts)
+          services.mainplatform.secrets.jwtSecretFile = "/var/lib/mainplatform-secrets/jwt-secret";
+          services.mainplatform.grafana.adminPasswordFile = "/var/lib/mainplatform-secrets/grafana-admin-password";
         }};
         nodes = builtins.mapAttrs (_: _: server) t.nodes;
       in {{
