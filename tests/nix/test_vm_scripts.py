@@ -32,8 +32,8 @@ def script_and_nodes(name: str) -> tuple[str, list[str]]:
           networking.primaryIPAddress = "192.168.1.2";
           services.mainplatform.finalSettings = (import {NIX_LIB}).examples.production;
           # stand-ins for the module's secret paths (only interpolated into the scripts)
-          services.mainplatform.secrets.jwtSecretFile = "/var/lib/mainplatform-secrets/jwt-secret";
-          services.mainplatform.grafana.adminPasswordFile = "/var/lib/mainplatform-secrets/grafana-admin-password";
+          services.mainplatform.secrets.jwtSecretFile = "/var/lib/mp-secrets/jwt-secret";
+          services.mainplatform.grafana.adminPasswordFile = "/var/lib/mp-secrets/grafana-admin";
         }};
         nodes = builtins.mapAttrs (_: _: server) t.nodes;
       in {{
