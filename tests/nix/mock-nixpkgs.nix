@@ -105,6 +105,9 @@ let
     "ruff"
     "grafana"
     "nix"
+    "nixos-rebuild"
+    "openssh"
+    "curl"
   ];
 
   pkgsFor =

@@ -112,7 +112,9 @@ def test_dev_tools_are_a_package_of_their_own(outputs: Any) -> None:
     for image in ("backendImage", "frontendImage"):
         contents = outputs["x86_64-linux"][image]["contents"]
         assert not [c for c in contents if "mainplatform-dev" in c], contents
-    assert outputs["x86_64-linux"]["apps"]["dev"]["type"] == "app"
+    apps = outputs["x86_64-linux"]["apps"]
+    assert apps["dev"]["type"] == apps["deploy"]["type"] == "app"
+    assert apps["deploy"]["program"].endswith("/bin/mainplatform-deploy")
 
 
 def test_backend_dependencies_match_pyproject(outputs: Any) -> None:

@@ -1,0 +1,111 @@
+"""The deploy tool's logic against a fake host: a good deploy ends healthy, a broken one
+(a unit that does not start, a switch that fails, an API that never gets ready) is rolled
+back to the previous generation with a non-zero exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mainplatform_dev.deploy import PROFILE, UNITS, Deploy, Result
+
+OLD = "/nix/store/aaaa-nixos-system-old"
+NEW = "/nix/store/bbbb-nixos-system-new"
+
+
+@dataclass
+class FakeHost:
+    """Answers the commands the tool runs, like a NixOS host would."""
+
+    switch_ok: bool = True
+    broken_unit: str | None = None  # inactive after the switch to NEW
+    ready_after: int = 0  # health checks before /api/ready answers
+    system: str = OLD
+    calls: list[list[str]] = field(default_factory=list)
+    checks: int = 0
+
+    def __call__(self, argv: Sequence[str]) -> Result:
+        argv = list(argv)
+        self.calls.append(argv)
+        if argv[0] == "nix" and argv[1] == "eval":
+            return Result(0, "platform.example.org")
+        if argv[0] == "nixos-rebuild":
+            if self.switch_ok:
+                self.system = NEW
+                return Result(0, "activating")
+            self.system = NEW  # half-activated: the profile moved before it failed
+            return Result(1, "error: activation failed")
+        if argv[0] == "curl":
+            self.checks += 1
+            ok = self.system == OLD or self.checks > self.ready_after
+            return Result(0 if ok else 22, "")
+        assert argv[0] == "ssh", argv
+        command = argv[-1]
+        if command.startswith("readlink"):
+            return Result(0, self.system)
+        if command.startswith("systemctl is-active"):
+            states = [
+                "failed" if self.system == NEW and unit == self.broken_unit else "active"
+                for unit in UNITS
+            ]
+            return Result(0 if "failed" not in states else 3, "\n".join(states))
+        if command.startswith(f"nix-env -p {PROFILE} --set"):
+            self.system = command.split("--set ", 1)[1].split()[0]
+            return Result(0, "")
+        raise AssertionError(f"unexpected command {command!r}")
+
+
+def deploy(host: FakeHost, timeout: float = 30) -> tuple[int, list[str]]:
+    said: list[str] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    code = Deploy(
+        "root@203.0.113.7",
+        timeout=timeout,
+        runner=host,
+        clock=lambda: now[0],
+        sleep=sleep,
+        say=said.append,
+    )()
+    return code, said
+
+
+def rolled_back(host: FakeHost) -> bool:
+    return any("nix-env" in c[-1] for c in host.calls if c[0] == "ssh")
+
+
+def test_a_good_deploy_stays() -> None:
+    host = FakeHost(ready_after=2)  # the API takes a moment to become ready
+    code, said = deploy(host)
+    assert code == 0, said
+    assert host.system == NEW and not rolled_back(host)
+    switch = next(c for c in host.calls if c[0] == "nixos-rebuild")
+    assert switch[switch.index("--target-host") + 1] == "root@203.0.113.7"
+    assert switch[switch.index("--build-host") + 1] == "root@203.0.113.7"  # no aarch64 builder
+    curl = next(c for c in host.calls if c[0] == "curl")
+    assert "platform.example.org:443:203.0.113.7" in curl
+
+
+def test_a_backend_that_cannot_start_is_rolled_back() -> None:
+    host = FakeHost(broken_unit="mainplatform-backend.service")
+    code, said = deploy(host)
+    assert code == 1
+    assert host.system == OLD and rolled_back(host)
+    assert any("mainplatform-backend.service failed" in s for s in said), said
+    assert said[-1] == "deploy: rolled back; the previous generation is healthy again"
+
+
+def test_a_failed_switch_is_rolled_back() -> None:
+    host = FakeHost(switch_ok=False)
+    code, said = deploy(host)
+    assert code == 1 and host.system == OLD and rolled_back(host), said
+
+
+def test_an_api_that_never_gets_ready_is_rolled_back_within_the_bound() -> None:
+    host = FakeHost(ready_after=10**6)
+    code, said = deploy(host, timeout=60)
+    assert code == 1 and host.system == OLD, said
+    assert 10 <= host.checks <= 15  # every 5 s for 60 s, then once more after the rollback
