@@ -50,9 +50,26 @@
   };
 
   # ── Boot: UEFI (OCI A1 has no legacy BIOS) ─────────────────────────────
+  # Compared setting by setting with nixpkgs' nixos/modules/virtualisation/
+  # oci-common.nix (read at NixOS/nixpkgs@26ece4fd, the newest copy the
+  # project's search index holds; not imported: it is GRUB-based and expects
+  # an ESP labelled "ESP", while this host boots systemd-boot from "boot",
+  # the layout nixos-anywhere writes here):
+  # - EFI as removable media: the firmware's variables are not relied on
+  #   (oci-common: canTouchEfiVariables = false, efiInstallAsRemovable);
+  #   bootctl installs the fallback EFI/BOOT/BOOTAA64.EFI, which the firmware
+  #   boots without a boot entry.
+  # - serial console ttyAMA0 and the NVMe shutdown timeouts: taken (below);
+  #   libiscsi debugging: left out (A1 boot volumes are paravirtualised).
+  # - the metadata NTP server 169.254.169.254: taken (Network).
+  # - growing the root partition and file system: taken.
+  # - qemu-guest profile: its virtio modules are listed explicitly below.
+  # - networking.useNetworkd: left out; oci-common wants it for
+  #   fetch-ssh-keys, which this host does not use (keys are in the config).
   boot.loader.systemd-boot.enable = true;
   boot.loader.systemd-boot.configurationLimit = 10;
-  boot.loader.efi.canTouchEfiVariables = true;
+  boot.loader.efi.canTouchEfiVariables = false;
+  boot.growPartition = true;
   boot.initrd.availableKernelModules = [
     "xhci_pci"
     "virtio_pci"
@@ -64,14 +81,18 @@
     # The OCI serial console (Console connection in the web console).
     "console=tty1"
     "console=ttyAMA0,115200"
-    # From Oracle's own images: give NVMe/iSCSI time on shutdown.
+    # From Oracle's own images: give NVMe/iSCSI time on shutdown, and run
+    # the panic notifiers before a crash kernel would take over.
     "nvme.shutdown_timeout=10"
     "nvme_core.shutdown_timeout=10"
+    "crash_kexec_post_notifiers"
   ];
 
   fileSystems."/" = {
     device = "/dev/disk/by-label/nixos";
     fsType = "ext4";
+    # Resize the boot volume in the OCI console, reboot: partition and ext4 follow.
+    autoResize = true;
   };
   fileSystems."/boot" = {
     device = "/dev/disk/by-label/boot";
@@ -98,6 +119,10 @@
   # 80 and 443 inbound; the host firewall opens exactly those.
 
   # ── Access ─────────────────────────────────────────────────────────────
+  # Break-glass, off by default: a root password for the serial console only
+  # (Console connection in the OCI web console), for when SSH is unreachable.
+  # SSH stays keys-only whatever this is. Generate with `mkpasswd -m yescrypt`:
+  #   users.users.root.hashedPassword = "$y$...";
   users.users.root.openssh.authorizedKeys.keys = [
     # SET ME: your public key(s); password and keyboard-interactive logins are off.
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPLACEHOLDERPLACEHOLDERPLACEHOLDERxx operator@example"

@@ -105,6 +105,8 @@ def test_the_oci_host(oci: Any) -> None:
     assert oci["sysctl"]["kernel.kptr_restrict"] == 2
     assert oci["sysctl"]["net.ipv4.conf.all.accept_redirects"] is False
     assert oci["fail2ban"]["enable"] is True
+    # taken from nixpkgs' oci-common.nix: the root partition grows with the boot volume
+    assert "growpart.service" in oci["units"]
 
 
 def test_the_backend_unit(oci: Any) -> None:

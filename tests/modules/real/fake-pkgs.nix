@@ -200,6 +200,8 @@ let
       inherit lib writeTextFile;
       # Modules compare these versions.
       nix = fake "nix" "" { version = "2.31.0"; };
+      # grow-partition.nix uses cloud-utils' `guest` output (growpart).
+      cloud-utils = fake "cloud-utils" "" { guest = fake "cloud-utils-guest" "" { }; };
       systemd = fake "systemd" "" { version = "259.3"; };
       config = {
         allowAliases = false;

@@ -147,6 +147,9 @@ let
     "services.postfix.enable" = false;
     "networking.enableIPv6" = true;
     "boot.initrd.systemd.enable" = false;
+    # read by grow-partition.nix (the oci host grows its root partition)
+    "boot.initrd.systemd.repart.enable" = false;
+    "systemd.repart.enable" = false;
     "programs.ssh.package" = pkgs.openssh;
     "programs.ssh.setXAuthLocation" = false;
   };
