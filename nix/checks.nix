@@ -51,6 +51,9 @@ in
           # tests/frontend: the frontend's type check (tsc on PATH; no npm in the sandbox)
           pkgs.typescript
           pkgs.nodejs
+          # tests/stack/test_acme.py: Let's Encrypt's test CA and its DNS, and openssl
+          pkgs.pebble
+          pkgs.openssl
         ];
       }
       ''

@@ -106,6 +106,8 @@ let
     "grafana"
     "nix"
     "nixos-rebuild"
+    "pebble"
+    "openssl"
     "openssh"
     "curl"
   ];
