@@ -57,6 +57,20 @@ end
 return {wait, revoked, 0}
 """
 SEEDED = f"{PREFIX}revocations-seeded"  # set once the revocations are in Redis
+# A revocation outlives the access tokens it stops by this margin (clock skew).
+REVOCATION_MARGIN = 60
+
+
+def jti_key(jti: str) -> str:
+    return f"{PREFIX}deny:jti:{jti}"
+
+
+def sid_key(sid: str) -> str:
+    return f"{PREFIX}deny:sid:{sid}"
+
+
+def nbf_key(user_id: int) -> str:
+    return f"{PREFIX}nbf:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +116,9 @@ class Cache:
         args: list[int | str] = ["0", 0]
         if access is not None:
             keys += [
-                f"{PREFIX}deny:jti:{access.jti}",
-                f"{PREFIX}deny:sid:{access.sid}",
-                f"{PREFIX}nbf:{access.user_id}",
+                jti_key(access.jti),
+                sid_key(access.sid),
+                nbf_key(access.user_id),
                 SEEDED,
             ]
             args = ["1", access.issued_at]
@@ -119,33 +133,39 @@ class Cache:
         return (math.ceil(int(wait_ms) / 1000) if int(wait_ms) else 0), bool(int(revoked))
 
     async def deny_token(self, access: AccessClaims, now: int) -> None:
-        ttl = access.expires_at - now + 60
+        ttl = access.expires_at - now + REVOCATION_MARGIN
         if ttl > 0:
-            await self._set(f"{PREFIX}deny:jti:{access.jti}", "1", ttl)
+            await self._set(jti_key(access.jti), "1", ttl)
 
     async def deny_sessions(self, sids: Sequence[str], ttl: int) -> None:
-        if not sids:
-            return
-        try:
-            async with self.client.pipeline(transaction=False) as pipe:
-                for sid in sids:
-                    pipe.set(f"{PREFIX}deny:sid:{sid}", "1", ex=ttl + 60)
-                await pipe.execute()
-        except RedisError:
-            raise unavailable() from None
+        if sids:
+            await self._revoke(sids, (), ttl)
 
     async def set_not_before(self, user_id: int, cutoff: int, ttl: int) -> None:
-        await self._set(f"{PREFIX}nbf:{user_id}", str(cutoff), ttl + 60)
+        await self._revoke((), [(user_id, cutoff)], ttl)
 
     async def seed(self, sids: Sequence[str], cutoffs: Sequence[tuple[int, int]], ttl: int) -> None:
         """Put the revocations PostgreSQL holds back into Redis, then mark it seeded."""
+        await self._revoke(sids, cutoffs, ttl, seeded=True)
+
+    async def _revoke(
+        self,
+        sids: Sequence[str],
+        cutoffs: Sequence[tuple[int, int]],
+        ttl: int,
+        *,
+        seeded: bool = False,
+    ) -> None:
+        """Deny sessions and set per-user cutoffs for ``ttl`` (an access token's life)."""
+        ex = ttl + REVOCATION_MARGIN
         try:
-            async with self.client.pipeline(transaction=True) as pipe:
+            async with self.client.pipeline(transaction=seeded) as pipe:
                 for sid in sids:
-                    pipe.set(f"{PREFIX}deny:sid:{sid}", "1", ex=ttl + 60)
+                    pipe.set(sid_key(sid), "1", ex=ex)
                 for user_id, cutoff in cutoffs:
-                    pipe.set(f"{PREFIX}nbf:{user_id}", str(cutoff), ex=ttl + 60)
-                pipe.set(SEEDED, "1")
+                    pipe.set(nbf_key(user_id), str(cutoff), ex=ex)
+                if seeded:
+                    pipe.set(SEEDED, "1")
                 await pipe.execute()
         except RedisError:
             raise unavailable() from None

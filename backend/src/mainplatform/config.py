@@ -189,7 +189,7 @@ class Settings:
     @classmethod
     def default(cls, name: str) -> Any:
         """The declared default of one setting (for code that must not repeat it)."""
-        value = next(f for f in fields(cls) if f.name == name).default
+        value = setting_field(name).default
         if value is MISSING:
             raise KeyError(f"{name} has no default")
         return value
@@ -217,6 +217,11 @@ class Settings:
         if self.session_secret:
             return self.session_secret
         return hashlib.sha256(b"mainplatform-session:" + self.jwt_secret.encode()).hexdigest()
+
+
+def setting_field(name: str) -> Field[Any]:
+    """The dataclass field of one setting, by its field name."""
+    return next(f for f in fields(Settings) if f.name == name)
 
 
 def declared(f: Field[Any]) -> Declared:
@@ -360,7 +365,7 @@ def _parse(f: Field[Any], env: Mapping[str, str]) -> Any:
 
 def read_setting(name: str, env: Mapping[str, str]) -> Any:
     """One setting, read and checked as ``Settings.from_env`` does (for the CLI's helpers)."""
-    return _parse(next(f for f in fields(Settings) if f.name == name), env)
+    return _parse(setting_field(name), env)
 
 
 def _check_jwt_secret(name: str, value: str) -> None:

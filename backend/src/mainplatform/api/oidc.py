@@ -24,7 +24,9 @@ from mainplatform.api.common import ip, platform
 from mainplatform.api.operations import Call, operation
 from mainplatform.config import Settings
 from mainplatform.errors import APIError, NotFound
+from mainplatform.platform import Platform
 from mainplatform.security import passwords
+from mainplatform.services.oidc import OIDCAccounts
 
 log = logging.getLogger("mainplatform.oidc")
 
@@ -78,12 +80,7 @@ async def providers(call: Call[None]) -> schemas.Providers:
     status=302,
 )
 async def login(call: Call[None]) -> Response:
-    request, p = call.request, call.platform
-    if p.oauth is None:
-        raise NotFound(
-            "Sign-in with an identity provider is not configured.", code="oidc_not_configured"
-        )
-    await p.limits.charge(p.limits.ip(ip(request)))
+    request, (p, _) = call.request, await _configured(call)
     try:
         response: Response = await p.oauth.provider.authorize_redirect(
             request, _redirect_uri(request)
@@ -102,12 +99,7 @@ async def login(call: Call[None]) -> Response:
     status=303,
 )
 async def callback(call: Call[None]) -> Response:
-    request, p = call.request, call.platform
-    if p.oauth is None or p.oidc is None:
-        raise NotFound(
-            "Sign-in with an identity provider is not configured.", code="oidc_not_configured"
-        )
-    await p.limits.charge(p.limits.ip(ip(request)))
+    request, (p, accounts) = call.request, await _configured(call)
     try:
         token = await p.oauth.provider.authorize_access_token(request)
     except PROVIDER_ERRORS as exc:
@@ -116,7 +108,7 @@ async def callback(call: Call[None]) -> Response:
         return _back(request, "oidc_failed")
     claims = dict(token.get("userinfo") or {})
     try:
-        user_id = await p.oidc.resolve(claims)
+        user_id = await accounts.resolve(claims)
     except APIError as exc:
         p.metrics.auth("login_failure")
         return _back(request, exc.code)
@@ -126,6 +118,18 @@ async def callback(call: Call[None]) -> Response:
     response = RedirectResponse("/", status_code=303)
     set_refresh_cookie(request, response, session)
     return response
+
+
+async def _configured(call: Call[None]) -> tuple[Platform, OIDCAccounts]:
+    """The platform and its OIDC accounts when OIDC is configured (404 otherwise), the
+    caller's IP budget charged: what both steps of the sign-in need first."""
+    p = call.platform
+    if p.oauth is None or p.oidc is None:
+        raise NotFound(
+            "Sign-in with an identity provider is not configured.", code="oidc_not_configured"
+        )
+    await p.limits.charge(p.limits.ip(ip(call.request)))
+    return p, p.oidc
 
 
 def _back(request: Request, code: str) -> Response:

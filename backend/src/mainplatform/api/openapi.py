@@ -11,7 +11,7 @@ from starlette.routing import compile_path
 
 from mainplatform import __version__, schemas
 from mainplatform.api.common import REFRESH_COOKIE
-from mainplatform.api.operations import IdConvertor, Operation
+from mainplatform.api.operations import MAX_CURSOR, IdConvertor, Operation
 
 REF = "#/components/schemas/{name}"
 
@@ -92,7 +92,11 @@ def build_spec(operations: Sequence[Operation]) -> dict[str, Any]:
                         "default": op.page.default,
                     },
                 },
-                {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 64}},
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "schema": {"type": "string", "maxLength": MAX_CURSOR},
+                },
             ]
         if params:
             entry["parameters"] = params

@@ -167,7 +167,7 @@ class Accounts:
             sids = await self.sessions.end_all(
                 conn, access.user_id, "password_change", keep=access.sid
             )
-        await self.sessions.cache.deny_sessions(sids, self.settings.access_token_ttl)
+        await self.sessions.deny(sids)
         self.metrics.auth("password_changed")
 
     async def verify_password(self, user_id: int, password: str) -> bool:

@@ -205,7 +205,7 @@ class Sessions:
         rotation = await self._rotate(token)
         state = rotation.state
         if rotation.outcome is Outcome.REUSED and state is not None:
-            await self.cache.deny_sessions([str(state.family_id)], self.settings.access_token_ttl)
+            await self.deny([str(state.family_id)])
             self.metrics.auth("refresh_reuse_detected")
             log.warning(
                 "refresh token reuse detected; family revoked",
@@ -298,7 +298,7 @@ class Sessions:
                 families.extend(str(r["id"]) for r in await cur.fetchall())
         if access is not None:
             await self.cache.deny_token(access, int(time.time()))
-        await self.cache.deny_sessions(families, self.settings.access_token_ttl)
+        await self.deny(families)
         self.metrics.auth("logout")
 
     async def end_all(
@@ -317,12 +317,16 @@ class Sessions:
         )
         return [str(r["id"]) for r in await cur.fetchall()]
 
+    async def deny(self, sids: list[str]) -> None:
+        """Stop the access tokens of these sessions at once (their families are revoked in
+        PostgreSQL already; the denial lasts one access-token life)."""
+        await self.cache.deny_sessions(sids, self.settings.access_token_ttl)
+
     async def cut_off(self, user_id: int, sids: list[str]) -> None:
         """Make every access token issued until now unusable (Redis side of logout-all).
         PostgreSQL holds the same cutoff (``users.tokens_valid_after``): ``reseed``."""
-        ttl = self.settings.access_token_ttl
-        await self.cache.deny_sessions(sids, ttl)
-        await self.cache.set_not_before(user_id, int(time.time()), ttl)
+        await self.deny(sids)
+        await self.cache.set_not_before(user_id, int(time.time()), self.settings.access_token_ttl)
 
     async def logout_all(self, user_id: int) -> None:
         async with self.db.transaction() as conn:
