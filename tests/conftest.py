@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -19,22 +16,15 @@ from tests.support import (
     backend_env,
     make_settings,
     start_backend,
-    start_services,
     stop_process,
+    throwaway_services,
 )
 
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
-    base = Path(tempfile.mkdtemp(prefix="mainplatform-test-"))
-    base.chmod(0o711)  # PostgreSQL may run as another user when the tests run as root
-    svc = start_services(base)
-    try:
+    with throwaway_services("mainplatform-test-") as svc:
         yield svc
-    finally:
-        svc.redis.stop()
-        svc.postgres.stop("immediate")
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -2,45 +2,31 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-from mainplatform_dev.services import Postgres, Redis
 from starlette.testclient import TestClient
 
 from mainplatform.app import create_app
-from mainplatform.db import migrate
-from tests.support import STRONG_PASSWORD, make_settings
+from tests.support import STRONG_PASSWORD, Services, make_settings, throwaway_services
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def own_services() -> Iterator[tuple[Postgres, Redis]]:
+def own_services() -> Iterator[Services]:
     """Servers of this test alone, so stopping them disturbs nothing else."""
-    base = Path(tempfile.mkdtemp(prefix="mainplatform-faults-"))
-    base.chmod(0o711)
-    pg = Postgres(base / "pg").start()
-    rd = Redis(base / "redis").start()
-    try:
-        yield pg, rd
-    finally:
-        rd.stop()
-        pg.stop("immediate")
-        shutil.rmtree(base, ignore_errors=True)
+    with throwaway_services("mainplatform-faults-") as svc:
+        yield svc
 
 
 @pytest.fixture
-def client(own_services: tuple[Postgres, Redis]) -> Iterator[TestClient]:
-    pg, rd = own_services
-    url = pg.create_database("faults")
-    migrate(url)
-    settings = replace(make_settings(url, rd.url), db_pool_min=2)
+def client(own_services: Services) -> Iterator[TestClient]:
+    settings = replace(
+        make_settings(own_services.database_url, own_services.redis.url), db_pool_min=2
+    )
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield c
 
@@ -52,8 +38,8 @@ def signed_in(client: TestClient) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def test_redis_down_then_back(client: TestClient, own_services: tuple[Postgres, Redis]) -> None:
-    _, rd = own_services
+def test_redis_down_then_back(client: TestClient, own_services: Services) -> None:
+    rd = own_services.redis
     auth = signed_in(client)
     assert client.get("/api/notes", headers=auth).status_code == 200
     rd.stop()
@@ -84,8 +70,8 @@ def test_redis_down_then_back(client: TestClient, own_services: tuple[Postgres, 
     assert client.get("/api/ready").status_code == 200
 
 
-def test_postgres_restart(client: TestClient, own_services: tuple[Postgres, Redis]) -> None:
-    pg, _ = own_services
+def test_postgres_restart(client: TestClient, own_services: Services) -> None:
+    pg = own_services.postgres
     auth = signed_in(client)
     assert client.post("/api/notes", headers=auth, json={"title": "before"}).status_code == 201
     pg.stop("fast")

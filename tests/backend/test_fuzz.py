@@ -31,13 +31,8 @@ from schemathesis.specs.openapi.checks import (
 
 from mainplatform.api.openapi import build_spec
 from mainplatform.api.routes import OPERATIONS
-from tests.support import (
-    STRONG_PASSWORD,
-    Services,
-    backend_env,
-    start_backend,
-    stop_process,
-)
+from tests.support import Services, backend_env, make_admin, start_backend, stop_process
+from tests.support.users import api_register, api_token
 
 pytestmark = pytest.mark.slow
 
@@ -72,13 +67,7 @@ class Session:
     token: str = ""
 
     def sign_in(self) -> None:
-        import httpx2 as httpx
-
-        r = httpx.post(
-            f"{self.url}/api/auth/login", json={"email": ADMIN, "password": STRONG_PASSWORD}
-        )
-        assert r.status_code == 200, r.text
-        self.token = r.json()["access_token"]
+        self.token = api_token(self.url, ADMIN)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
@@ -103,14 +92,7 @@ def backend(services: Services) -> Iterator[Session]:
     )
     proc, url = start_backend(env, workers=1)
     try:
-        import httpx2 as httpx
-
-        r = httpx.post(
-            f"{url}/api/auth/register", json={"email": ADMIN, "password": STRONG_PASSWORD}
-        )
-        assert r.status_code == 201, r.text
-        with psycopg.connect(services.database_url, autocommit=True) as conn:
-            conn.execute("UPDATE users SET role = 'admin' WHERE email = %s", (ADMIN,))
+        make_admin(services, api_register(url, ADMIN))
         session = Session(url)
         session.sign_in()
         yield session

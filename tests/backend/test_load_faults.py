@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,10 +15,15 @@ from pathlib import Path
 import httpx2 as httpx
 import psycopg
 import pytest
-from mainplatform_dev.services import Postgres, Redis
 
-from mainplatform.db import migrate
-from tests.support import STRONG_PASSWORD, Services, backend_env, start_backend, stop_process
+from tests.support import (
+    STRONG_PASSWORD,
+    Services,
+    backend_env,
+    start_backend,
+    stop_process,
+    throwaway_services,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -83,18 +86,8 @@ def worker_pids(supervisor: int) -> list[int]:
 
 @pytest.fixture
 def own_services() -> Iterator[Services]:
-    base = Path(tempfile.mkdtemp(prefix="mainplatform-load-faults-"))
-    base.chmod(0o711)
-    pg = Postgres(base / "pg").start()
-    rd = Redis(base / "redis").start()
-    url = pg.create_database("load")
-    migrate(url)
-    try:
-        yield Services(pg, rd, url)
-    finally:
-        rd.stop()
-        pg.stop("immediate")
-        shutil.rmtree(base, ignore_errors=True)
+    with throwaway_services("mainplatform-load-faults-") as svc:
+        yield svc
 
 
 def test_no_acknowledged_write_is_lost_and_service_recovers(own_services: Services) -> None:

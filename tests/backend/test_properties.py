@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from mainplatform.config import RateLimit
+from mainplatform.paging import NOTES, USERS
 from mainplatform.security.client import client_ip
 from mainplatform.security.passwords import normalize, policy_violation
 from mainplatform.services.accounts import email_problem, normalize_email
-from mainplatform.services.notes import decode_cursor, encode_cursor
 from tests.support import Services, User
 
 
@@ -41,7 +41,8 @@ def test_password_policy_is_total_and_normalisation_idempotent(password: str) ->
 
 @given(st.integers(min_value=1, max_value=2**63 - 1))
 def test_cursor_round_trip(n: int) -> None:
-    assert decode_cursor(encode_cursor(n)) == n
+    assert NOTES.decode(NOTES.encode(n)) == n
+    assert USERS.decode(USERS.encode(n)) == n
 
 
 @given(st.text(max_size=100))

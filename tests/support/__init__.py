@@ -33,6 +33,7 @@ from tests.support.services import (
     make_settings,
     start_backend,
     start_services,
+    throwaway_services,
 )
 from tests.support.users import STRONG_PASSWORD, User, make_admin
 
@@ -53,6 +54,7 @@ __all__ = [
     "start_services",
     "stop_process",
     "tail",
+    "throwaway_services",
     "wait_http",
     "wait_until",
 ]

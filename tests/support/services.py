@@ -3,10 +3,14 @@ them), the app's settings for them, and a real `mainplatform serve` process."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,6 +44,21 @@ def start_services(base: Path) -> Services:
     url = pg.create_database("mainplatform_test")
     migrate(url)
     return Services(pg, rd, url)
+
+
+@contextlib.contextmanager
+def throwaway_services(prefix: str) -> Iterator[Services]:
+    """A PostgreSQL cluster (migrated database) and a Redis of their own, in a temporary
+    directory that is removed afterwards; stopping them disturbs nothing else."""
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    base.chmod(0o711)  # PostgreSQL may run as another user when the tests run as root
+    svc = start_services(base)
+    try:
+        yield svc
+    finally:
+        svc.redis.stop()
+        svc.postgres.stop("immediate")
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def make_settings(database_url: str, redis_url: str, **overrides: object) -> Settings:

@@ -34,11 +34,6 @@ SELECT coalesce(
        min(id) FILTER (WHERE rn <= %(limit)s) AS last_id
 FROM page
 """
-# The cursor of this list (kept under these names for callers and tests).
-encode_cursor = NOTES.encode
-decode_cursor = NOTES.decode
-
-
 class NotesService:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -46,7 +41,7 @@ class NotesService:
     async def list(self, owner: int, limit: int, cursor: str | None) -> schemas.NotePageRaw:
         """One page, newest first. PostgreSQL renders the items as JSON (the hot path: no
         per-row Python objects); ``tests`` check the output against ``schemas.NotePage``."""
-        before = decode_cursor(cursor) if cursor else None
+        before = NOTES.decode(cursor) if cursor else None
         async with self.db.connection() as conn:
             cur = await conn.execute(LIST_SQL, {"owner": owner, "before": before, "limit": limit})
             row = await cur.fetchone()
@@ -54,7 +49,7 @@ class NotesService:
         more = bool(row["more"])
         return schemas.NotePageRaw(
             items=msgspec.Raw(row["items"].encode()),
-            next_cursor=encode_cursor(row["last_id"]) if more else None,
+            next_cursor=NOTES.encode(row["last_id"]) if more else None,
         )
 
     async def create(self, owner: int, data: schemas.NoteCreate) -> schemas.Note:
