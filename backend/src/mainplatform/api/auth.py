@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,26 +27,28 @@ from mainplatform.services.sessions import Session
 DEVICE_COOKIE_PATH = "/api/auth/login"  # sent with sign-in attempts only
 
 
+def _cookie(request: Request) -> dict[str, Any]:
+    """The attributes of every cookie the API sets: HttpOnly, SameSite=Strict, Secure
+    unless COOKIE_SECURE is off (plain-HTTP local use)."""
+    return {
+        "secure": platform(request).settings.cookie_secure,
+        "httponly": True,
+        "samesite": "strict",
+    }
+
+
 def set_refresh_cookie(request: Request, response: Response, session: Session) -> None:
     response.set_cookie(
         REFRESH_COOKIE,
         session.refresh_token,
         max_age=session.refresh_max_age,
         path=REFRESH_COOKIE_PATH,
-        secure=platform(request).settings.cookie_secure,
-        httponly=True,
-        samesite="strict",
+        **_cookie(request),
     )
 
 
 def clear_refresh_cookie(request: Request, response: Response) -> None:
-    response.delete_cookie(
-        REFRESH_COOKIE,
-        path=REFRESH_COOKIE_PATH,
-        secure=platform(request).settings.cookie_secure,
-        httponly=True,
-        samesite="strict",
-    )
+    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, **_cookie(request))
 
 
 def session_response(request: Request, session: Session, *, include_refresh: bool) -> Response:
@@ -84,9 +88,7 @@ async def login(call: Call[schemas.Credentials]) -> Response:
             session.device_cookie,
             max_age=DEVICE_COOKIE_MAX_AGE,
             path=DEVICE_COOKIE_PATH,
-            secure=call.platform.settings.cookie_secure,
-            httponly=True,
-            samesite="strict",
+            **_cookie(request),
         )
     return response
 

@@ -34,6 +34,8 @@ SELECT coalesce(
        min(id) FILTER (WHERE rn <= %(limit)s) AS last_id
 FROM page
 """
+
+
 class NotesService:
     def __init__(self, db: Database) -> None:
         self.db = db
