@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from tests.support.headers import api_headers, frontend_headers
-from tests.support.layout import NIX_LIB, WEB_ROOT
-from tests.support.nix import nix_eval, to_nix
+from tests.support.layout import WEB_ROOT
+from tests.support.nix import render_traefik
 from tests.support.processes import free_ports, wait_until
 from tests.support.web import http_get, nginx_running, require_traefik, traefik_running
 
@@ -99,14 +99,6 @@ def backend(request: pytest.FixtureRequest) -> Iterator[StandIn]:
 # --- Traefik ------------------------------------------------------------------
 
 
-def render_traefik(settings: dict[str, Any]) -> tuple[Any, Any]:
-    both = nix_eval(
-        f"let l = import {NIX_LIB}; s = l.mkSettings ({to_nix(settings)}); in "
-        "{ static = l.traefikStatic s; dynamic = l.traefikDynamic s; }"
-    )
-    return both["static"], both["dynamic"]
-
-
 # --- the tests ---------------------------------------------------------------
 
 
@@ -126,7 +118,7 @@ def test_traefik_routes_the_platform_locally(backend: StandIn, tmp_path: Path) -
         "edgeRateLimit": {"average": 5, "period": "1s", "burst": 5},
         "aliasHeadersStrategy": "delete",
     }
-    static, dynamic = render_traefik(settings)
+    static, dynamic, _ = render_traefik(settings)
     base = f"http://127.0.0.1:{web}"
     host = {"Host": "localhost"}
 
@@ -227,7 +219,7 @@ def test_traefik_production_redirects_and_sets_hsts(backend: StandIn, tmp_path: 
         "paths": {"stateDir": str(tmp_path / "state")},
         "aliasHeadersStrategy": "delete",
     }
-    static, dynamic = render_traefik(settings)
+    static, dynamic, _ = render_traefik(settings)
     # Test-only changes: no Let's Encrypt, so no resolver; no strict SNI for
     # the default certificate. Everything else is as rendered.
     del static["certificatesResolvers"]

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.support import free_ports, running, wait_until
-from tests.support.nix import NIX_LIB, nix_eval, to_nix
+from tests.support.nix import render_traefik
 from tests.support.programs import find_program
 from tests.support.web import nginx_running, traefik_running
 
@@ -37,14 +37,6 @@ def program(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} is not installed (apt install pebble)")
     return path
-
-
-def render(settings: dict[str, Any]) -> tuple[Any, Any, Any]:
-    both = nix_eval(
-        f"let l = import {NIX_LIB}; s = l.mkSettings ({to_nix(settings)}); in "
-        "{ static = l.traefikStatic s; dynamic = l.traefikDynamic s; settings = s; }"
-    )
-    return both["static"], both["dynamic"], both["settings"]
 
 
 def make_tls(directory: Path) -> tuple[Path, Path, Path]:
@@ -136,22 +128,16 @@ def acme_ca(directory: Path, http_port: int) -> Iterator[tuple[str, Path, str]]:
         )
         context = ssl.create_default_context(cafile=str(ca))
         url = f"https://127.0.0.1:{api}/dir"
-        wait_until(lambda: https_status(url, context) == 200, what="pebble", timeout=30)
+        wait_until(lambda: fetch(url, context)[0] == 200, what="pebble", timeout=30)
         yield url, ca, f"https://127.0.0.1:{management}"
 
 
-def https_status(url: str, context: ssl.SSLContext) -> int:
+def fetch(url: str, context: ssl.SSLContext) -> tuple[int, str]:
+    """GET ``url`` over HTTPS verified by ``context``: (status, body)."""
     import urllib.request
 
     with urllib.request.urlopen(url, context=context, timeout=5) as r:  # noqa: S310 - loopback
-        return int(r.status)
-
-
-def fetch(url: str, context: ssl.SSLContext) -> str:
-    import urllib.request
-
-    with urllib.request.urlopen(url, context=context, timeout=5) as r:  # noqa: S310 - loopback
-        return str(r.read().decode())
+        return int(r.status), str(r.read().decode())
 
 
 def served_certificate(port: int, roots: Path) -> tuple[dict[str, Any], bytes] | None:
@@ -205,7 +191,7 @@ def test_traefik_gets_a_certificate_by_http01_and_keeps_it(
         },
         "paths": {"stateDir": str(tmp_path / "state")},
     }
-    static, dynamic, s = render(settings)
+    static, dynamic, s = render_traefik(settings)
     acme_store = Path(s["paths"]["acmeStorage"])
     acme_store.parent.mkdir(parents=True, exist_ok=True)
     ((resolver, config),) = static["certificatesResolvers"].items()
@@ -214,7 +200,7 @@ def test_traefik_gets_a_certificate_by_http01_and_keeps_it(
         directory_url, api_ca, management = stack.enter_context(acme_ca(tmp_path, web))
         roots = tmp_path / "pebble-roots.pem"  # what issued certificates chain to
         api_context = ssl.create_default_context(cafile=str(api_ca))
-        roots.write_text(fetch(f"{management}/roots/0", api_context))
+        roots.write_text(fetch(f"{management}/roots/0", api_context)[1])
         # The only changes to the rendered configuration: the CA server (and, below, its root).
         config["acme"]["caServer"] = directory_url
         env = {"LEGO_CA_CERTIFICATES": str(api_ca)}

@@ -102,3 +102,13 @@ def module_lib(expr: str) -> Any:
         f"let lib = import {nixpkgs}/lib; m = import {MODULES}/lib.nix {{ inherit lib; }};"
         f" p = import {NIX_LIB}; in {expr}"
     )
+
+
+def render_traefik(settings: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """nix/lib's Traefik static and dynamic configuration for `settings`, and the finished
+    settings (mkSettings) they were rendered from."""
+    both = nix_eval(
+        f"let l = import {NIX_LIB}; s = l.mkSettings ({to_nix(settings)}); in "
+        "{ static = l.traefikStatic s; dynamic = l.traefikDynamic s; settings = s; }"
+    )
+    return both["static"], both["dynamic"], both["settings"]
