@@ -222,13 +222,12 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--format", choices=["json", "markdown"], default="markdown")
     t.set_defaults(func=cmd_settings)
 
-    d = sub.add_parser(
+    # Listed here for --help only: main() hands everything after "dev" to the dev tool.
+    sub.add_parser(
         "dev",
         add_help=False,
         help="run the whole platform on loopback (needs the mainplatform-dev package)",
     )
-    d.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    d.set_defaults(func=lambda args: cmd_dev(args.rest))
     return p
 
 
