@@ -251,6 +251,18 @@ in
           certificate; the VM tests use a self-signed one).
         '';
       };
+      acmeServer = mkOption {
+        type = types.nullOr (types.strMatching "https://.+");
+        default = null;
+        example = "https://acme-staging-v02.api.letsencrypt.org/directory";
+        description = ''
+          The ACME directory Traefik orders from; null is Let's Encrypt's
+          production CA. Let's Encrypt's staging CA is for trying a new
+          host without hitting the production rate limits; the vm-https
+          test points it at a pebble node. A private CA's root must be in
+          `security.pki.certificateFiles`.
+        '';
+      };
       certificateFile = mkOption {
         type = types.nullOr types.path;
         default = null;
@@ -324,6 +336,7 @@ in
   config = lib.mkIf cfg.enable {
     services.mainplatform.finalSettings = mp.hostSettings {
       inherit (cfg) domain acmeEmail settings;
+      acmeServer = cfg.tls.acmeServer;
       acmeStorage = "${config.services.traefik.dataDir}/acme.json";
       grafanaDashboards = "${../nix/observability/dashboards}";
     };

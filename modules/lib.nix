@@ -143,6 +143,7 @@ in
     {
       domain,
       acmeEmail,
+      acmeServer ? null, # nix/lib: Let's Encrypt
       acmeStorage,
       grafanaDashboards,
       settings,
@@ -150,7 +151,7 @@ in
     platform.mkSettings (
       lib.recursiveUpdate settings {
         mode = "production";
-        inherit domain acmeEmail;
+        inherit domain acmeEmail acmeServer;
         paths = {
           stateDir = names.stateDir;
           inherit acmeStorage grafanaDashboards;

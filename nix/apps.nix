@@ -27,25 +27,11 @@ let
       exec ${packages.dev}/bin/mainplatform-dev "$@"
     '';
   };
-  # `nix run .#deploy -- root@<ip>`: switch, check, roll back when unhealthy.
-  deploy = pkgs.writeShellApplication {
-    name = "mainplatform-deploy";
-    runtimeInputs = [
-      packages.dev
-      pkgs.nix
-      pkgs.nixos-rebuild
-      pkgs.openssh
-      pkgs.curl
-    ];
-    text = ''
-      exec ${packages.dev}/bin/mainplatform-deploy "$@"
-    '';
-  };
 in
 {
   deploy = {
     type = "app";
-    program = "${deploy}/bin/mainplatform-deploy";
+    program = "${packages.deploy}/bin/mainplatform-deploy";
     meta.description = "Deploy .#oci to a host, wait until it is healthy, roll back if it is not";
   };
   dev = {

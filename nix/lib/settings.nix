@@ -34,6 +34,10 @@ let
 
       # The address for the ACME account (required in production).
       acmeEmail = null;
+      # The ACME directory URL; null is Let's Encrypt's production CA
+      # (Traefik's default). Tests point it at pebble; staging is
+      # "https://acme-staging-v02.api.letsencrypt.org/directory".
+      acmeServer = null;
 
       # Address the public entrypoints bind to; "" means every interface.
       publicAddress = if production then "" else "127.0.0.1";
@@ -155,6 +159,12 @@ let
             s.mode != "production"
             || (builtins.isString s.acmeEmail && builtins.match ".+@.+" s.acmeEmail != null);
           msg = "production needs acmeEmail (the Let's Encrypt account address)";
+        }
+        {
+          ok =
+            s.acmeServer == null
+            || (builtins.isString s.acmeServer && builtins.match "https://.+" s.acmeServer != null);
+          msg = "acmeServer must be null (Let's Encrypt) or an https:// ACME directory URL";
         }
         {
           ok =

@@ -115,7 +115,8 @@ in
         email = s.acmeEmail;
         storage = s.paths.acmeStorage;
         httpChallenge.entryPoint = "web";
-      };
+      }
+      // util.optionalAttrs (s.acmeServer != null) { caServer = s.acmeServer; };
     };
 
   dynamic =

@@ -1,42 +1,21 @@
-# The server node of the VM tests: the flake's module in production mode,
+# The server node of the platform, hardening and deploy VM tests: ./node.nix
 # with one test-only change: TLS from a self-signed certificate instead of
-# Let's Encrypt (the VMs have no Internet), generated at boot into
-# /run/keys. The platform's own secrets are the module's: created on first
-# boot by mainplatform-secrets.service, as on a real host. Nothing secret is
-# in the Nix store here either.
+# ACME, generated at boot into /run/keys (./https.nix tests ACME itself,
+# against a CA node).
 { self }:
-{
-  lib,
-  pkgs,
-  ...
-}:
+{ pkgs, ... }:
 
 let
   keys = "/run/keys/mainplatform";
   consumers = [ "traefik.service" ];
 in
 {
-  imports = [
-    self.nixosModules.default
-    self.nixosModules.host-policy
-  ];
+  imports = [ (import ./node.nix { inherit self; }) ];
 
-  virtualisation = {
-    memorySize = 3072;
-    cores = 2;
-    diskSize = 4096;
-  };
-
-  services.mainplatform = {
-    enable = true;
-    domain = "platform.test";
-    acmeEmail = "ops@platform.test";
-    workers = 2;
-    tls = {
-      acme = false;
-      certificateFile = "${keys}/tls.crt";
-      keyFile = "${keys}/tls.key";
-    };
+  services.mainplatform.tls = {
+    acme = false;
+    certificateFile = "${keys}/tls.crt";
+    keyFile = "${keys}/tls.key";
   };
 
   systemd.services.mainplatform-test-secrets = {
@@ -62,9 +41,4 @@ in
       chmod 0400 *
     '';
   };
-
-  environment.systemPackages = [
-    pkgs.curl
-    pkgs.jq
-  ];
 }

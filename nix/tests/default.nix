@@ -13,10 +13,22 @@
 }:
 
 let
+  node = import ./node.nix { inherit self; };
   common = import ./common.nix { inherit self; };
+  run = file: args: pkgs.testers.runNixOSTest (import file args);
   tests = {
-    vm-platform = pkgs.testers.runNixOSTest (import ./platform.nix { inherit common; });
-    vm-hardening = pkgs.testers.runNixOSTest (import ./hardening.nix { inherit common; });
+    vm-platform = run ./platform.nix { inherit common; };
+    vm-hardening = run ./hardening.nix { inherit common; };
+    # nixpkgs' own ACME test CA node (pebble and the network's resolver).
+    vm-https = run ./https.nix {
+      inherit node;
+      acmeServer = pkgs.path + "/nixos/tests/common/acme/server";
+    };
+    vm-deploy = run ./deploy.nix {
+      inherit common;
+      deployTool = self.packages.${pkgs.stdenv.hostPlatform.system}.deploy;
+      sshKeys = import (pkgs.path + "/nixos/tests/ssh-keys.nix") pkgs;
+    };
   };
 in
 tests

@@ -22,6 +22,7 @@ class FakeHost:
     ready_after: int = 0  # health checks before /api/ready answers
     system: str = OLD
     calls: list[list[str]] = field(default_factory=list)
+    copied: list[str] = field(default_factory=list)
     checks: int = 0
 
     def __call__(self, argv: Sequence[str]) -> Result:
@@ -35,6 +36,9 @@ class FakeHost:
                 return Result(0, "activating")
             self.system = NEW  # half-activated: the profile moved before it failed
             return Result(1, "error: activation failed")
+        if argv[0] == "nix-copy-closure":
+            self.copied.append(argv[-1])
+            return Result(0, "")
         if argv[0] == "curl":
             self.checks += 1
             ok = self.system == OLD or self.checks > self.ready_after
@@ -50,12 +54,25 @@ class FakeHost:
             ]
             return Result(0 if "failed" not in states else 3, "\n".join(states))
         if command.startswith(f"nix-env -p {PROFILE} --set"):
-            self.system = command.split("--set ", 1)[1].split()[0]
+            target = command.split("--set ", 1)[1].split()[0]
+            assert (
+                target in (OLD, NEW) and f"{target}/bin/switch-to-configuration switch" in command
+            )
+            if target == NEW and not self.switch_ok:
+                self.system = NEW
+                return Result(4, "warning: the following units failed: mainplatform-backend")
+            self.system = target
             return Result(0, "")
         raise AssertionError(f"unexpected command {command!r}")
 
 
-def deploy(host: FakeHost, timeout: float = 30) -> tuple[int, list[str]]:
+def deploy(
+    host: FakeHost,
+    timeout: float = 30,
+    system: str | None = None,
+    domain_name: str | None = None,
+    cacert: str | None = None,
+) -> tuple[int, list[str]]:
     said: list[str] = []
     now = [0.0]
 
@@ -69,6 +86,9 @@ def deploy(host: FakeHost, timeout: float = 30) -> tuple[int, list[str]]:
         clock=lambda: now[0],
         sleep=sleep,
         say=said.append,
+        system=system,
+        domain_name=domain_name,
+        cacert=cacert,
     )()
     return code, said
 
@@ -109,3 +129,22 @@ def test_an_api_that_never_gets_ready_is_rolled_back_within_the_bound() -> None:
     code, said = deploy(host, timeout=60)
     assert code == 1 and host.system == OLD, said
     assert 10 <= host.checks <= 15  # every 5 s for 60 s, then once more after the rollback
+
+
+def test_a_built_system_is_copied_activated_and_checked_with_the_given_ca() -> None:
+    """--system (the VM test's way): no flake evaluation, no nixos-rebuild."""
+    host = FakeHost()
+    code, said = deploy(host, system=NEW, domain_name="platform.test", cacert="/tmp/ca.crt")
+    assert code == 0 and host.system == NEW, said
+    assert host.copied == [NEW]
+    assert not any(c[0] in ("nix", "nixos-rebuild") for c in host.calls)
+    curl = next(c for c in host.calls if c[0] == "curl")
+    assert curl[curl.index("--cacert") + 1] == "/tmp/ca.crt"
+    assert "platform.test:443:203.0.113.7" in curl
+
+
+def test_a_built_system_that_fails_to_activate_is_rolled_back() -> None:
+    host = FakeHost(switch_ok=False)
+    code, said = deploy(host, system=NEW, domain_name="platform.test")
+    assert code == 1 and host.system == OLD, said
+    assert any("the switch failed" in s for s in said), said

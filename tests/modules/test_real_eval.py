@@ -82,9 +82,22 @@ def vm_server(nixpkgs: Path) -> Any:
     return report(nixpkgs, "vmServer")
 
 
-@pytest.mark.parametrize("which", ["oci", "vm_server"])
+# The VM tests' nodes besides vmServer (tests/modules/real/eval.nix), evaluated once each.
+VM_NODES = ["vmHttpsServer", "vmDeployServer", "vmDeployUpgrade", "vmDeployBroken"]
+
+
+@pytest.fixture(scope="module")
+def vm_nodes(nixpkgs: Path) -> dict[str, Any]:
+    return {name: report(nixpkgs, name) for name in VM_NODES}
+
+
+@pytest.mark.parametrize("which", ["oci", "vm_server", *VM_NODES])
 def test_evaluates_without_failed_assertions(which: str, request: pytest.FixtureRequest) -> None:
-    r = request.getfixturevalue(which)
+    r = (
+        request.getfixturevalue("vm_nodes")[which]
+        if which in VM_NODES
+        else request.getfixturevalue(which)
+    )
     assert r["assertions"] == []
     assert r["warnings"] == []
     # every unit nixpkgs renders for the host has its text
@@ -143,6 +156,24 @@ def test_vm_server_node(vm_server: Any) -> None:
     unit = vm_server["units"]["traefik.service"]
     assert "LoadCredential=tls.crt:/run/keys/mainplatform/tls.crt" in unit
     assert "certificatesResolvers" not in vm_server["traefik"]["staticConfigOptions"]
+
+
+def test_vm_https_server_orders_from_the_ca_node(vm_nodes: dict[str, Any]) -> None:
+    r = vm_nodes["vmHttpsServer"]
+    acme = r["traefik"]["staticConfigOptions"]["certificatesResolvers"]["letsencrypt"]["acme"]
+    assert acme["caServer"] == "https://acme.test/dir"
+    assert acme["httpChallenge"] == {"entryPoint": "web"}
+    # no own certificate: Traefik serves what it orders
+    assert "LoadCredential=tls.crt" not in r["units"]["traefik.service"]
+
+
+def test_vm_deploy_systems(vm_nodes: dict[str, Any], vm_server: Any) -> None:
+    """The upgrade changes no unit; the broken system's backend cannot start."""
+    assert vm_nodes["vmDeployUpgrade"]["units"] == vm_server["units"]
+    broken = vm_nodes["vmDeployBroken"]["units"]["mainplatform-backend.service"]
+    exec_start = [line for line in broken.splitlines() if line.startswith("ExecStart=")]
+    assert len(exec_start) == 1 and exec_start[0].endswith("-coreutils/bin/false")
+    assert vm_nodes["vmDeployServer"]["units"] == vm_server["units"]
 
 
 # --- the harness sees what the stub tier could not (issue findings 1-3) --------------

@@ -67,7 +67,16 @@ def test_both_systems(outputs: Any) -> None:
 def test_packages(outputs: Any, system: str) -> None:
     out = outputs[system]
     assert out["packages"] == sorted(
-        ["backend", "dev", "frontend", "backend-image", "frontend-image", "images", "default"]
+        [
+            "backend",
+            "deploy",
+            "dev",
+            "frontend",
+            "backend-image",
+            "frontend-image",
+            "images",
+            "default",
+        ]
     )
     assert out["default"] == "mainplatform-0.1.0"
     assert out["images"] == {

@@ -93,12 +93,24 @@ def test_settings_are_idempotent() -> None:
         ({"ports": {"backend": 8081}}, "share a port"),
         ({"ports": {"backend": 70000}}, "1..65535"),
         ({"paths": {"nope": "/x"}}, "unknown setting paths.nope"),
+        ({"acmeServer": "http://ca.test/dir"}, "https:// ACME directory URL"),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(
     settings: dict[str, Any], message: str
 ) -> None:
     assert message in nix_eval_error(f"(import {NIX_LIB}).traefikStatic ({to_nix(settings)})")
+
+
+def test_the_acme_server_is_lets_encrypt_unless_set() -> None:
+    """No caServer by default (Traefik's default is Let's Encrypt production); a set
+    acmeServer is the resolver's caServer and nothing else changes."""
+    default = lib_call("traefikStatic", PRODUCTION)["certificatesResolvers"]
+    ((name, resolver),) = default.items()
+    assert "caServer" not in resolver["acme"]
+    url = "https://acme-staging-v02.api.letsencrypt.org/directory"
+    other = lib_call("traefikStatic", PRODUCTION | {"acmeServer": url})["certificatesResolvers"]
+    assert other[name]["acme"] == resolver["acme"] | {"caServer": url}
 
 
 def test_only_ssh_http_https_are_public_in_production() -> None:

@@ -3,13 +3,14 @@ derivation is built (nixos/lib/testing/driver.nix): mypy over the driver's type
 information plus one `name: QemuMachine;` per node, and pyflakes with the driver's
 symbols and the node names as builtins. The machine API is stubbed by signature
 (tests/nix/driver/prelude.py). Each script is taken from nix/tests with nix-instantiate;
-`nodes` (for the scripts that are functions of it) gets the two attributes they read."""
+`nodes` (for the scripts that are functions of it) gets stand-ins for the attributes they read."""
 
 from __future__ import annotations
 
 import ast
 import functools
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,22 +21,37 @@ from tests.support.layout import NIX_LIB, ROOT
 from tests.support.nix import nix_eval
 
 PRELUDE = Path(__file__).resolve().parent / "driver" / "prelude.py"
-TESTS = ["platform", "hardening"]
+TESTS = ["platform", "hardening", "https", "deploy"]
 
 
 @functools.cache
 def script_and_nodes(name: str) -> tuple[str, list[str]]:
     expr = f"""
       let
-        t = import {ROOT}/nix/tests/{name}.nix {{ common = {{ }}; }};
-        server = {{
+        file = {ROOT}/nix/tests/{name}.nix;
+        # the test's arguments (nix/tests/default.nix passes the real ones)
+        args = {{
+          common = {{ }};
+          node = {{ }};
+          acmeServer = /nix/store/00000000000000000000000000000000-acme-server;
+          deployTool = {{ }};
+          sshKeys = {{
+            snakeOilPrivateKey = "/nix/store/00000000000000000000000000000000-privkey.snakeoil";
+            snakeOilPublicKey = "ecdsa-sha2-nistp256 AAAA snakeoil";
+          }};
+        }};
+        t = import file (builtins.intersectAttrs (builtins.functionArgs (import file)) args);
+        node = {{
           networking.primaryIPAddress = "192.168.1.2";
           services.mainplatform.finalSettings = (import {NIX_LIB}).examples.production;
           # stand-ins for the module's secret paths (only interpolated into the scripts)
           services.mainplatform.secrets.jwtSecretFile = "/var/lib/mp-secrets/jwt-secret";
           services.mainplatform.grafana.adminPasswordFile = "/var/lib/mp-secrets/grafana-admin";
+          system.build.toplevel = "/nix/store/00000000000000000000000000000000-nixos-system";
+          # what nixos/tests/common/acme/server declares
+          test-support.acme.caDomain = "acme.test";
         }};
-        nodes = builtins.mapAttrs (_: _: server) t.nodes;
+        nodes = builtins.mapAttrs (_: _: node) t.nodes;
       in {{
         script =
           if builtins.isFunction t.testScript
@@ -116,3 +132,10 @@ def test_the_check_sees_a_type_error(tmp_path: Path) -> None:
     )
     proc = mypy_with_types(["server"], script, tmp_path)
     assert proc.returncode != 0 and "Incompatible types in assignment" in proc.stdout
+
+
+def test_every_vm_test_is_checked() -> None:
+    """Each test nix/tests/default.nix runs is in TESTS, so its script is checked here."""
+    wiring = (ROOT / "nix" / "tests" / "default.nix").read_text(encoding="utf-8")
+    run = re.findall(r"=\s*run\s+\./([a-z-]+)\.nix", wiring)
+    assert len(run) >= 4 and sorted(run) == sorted(TESTS)

@@ -191,18 +191,19 @@ def test_traefik_gets_a_certificate_by_http01_and_keeps_it(
         },
         "paths": {"stateDir": str(tmp_path / "state")},
     }
-    static, dynamic, s = render_traefik(settings)
-    acme_store = Path(s["paths"]["acmeStorage"])
-    acme_store.parent.mkdir(parents=True, exist_ok=True)
-    ((resolver, config),) = static["certificatesResolvers"].items()
 
     with ExitStack() as stack:
         directory_url, api_ca, management = stack.enter_context(acme_ca(tmp_path, web))
         roots = tmp_path / "pebble-roots.pem"  # what issued certificates chain to
         api_context = ssl.create_default_context(cafile=str(api_ca))
         roots.write_text(fetch(f"{management}/roots/0", api_context)[1])
-        # The only changes to the rendered configuration: the CA server (and, below, its root).
-        config["acme"]["caServer"] = directory_url
+        # The CA server is a setting (the module's tls.acmeServer); its root is
+        # trusted through lego's variable (on a host: security.pki.certificateFiles).
+        static, dynamic, s = render_traefik(settings | {"acmeServer": directory_url})
+        acme_store = Path(s["paths"]["acmeStorage"])
+        acme_store.parent.mkdir(parents=True, exist_ok=True)
+        ((resolver, config),) = static["certificatesResolvers"].items()
+        assert config["acme"]["caServer"] == directory_url
         env = {"LEGO_CA_CERTIFICATES": str(api_ca)}
         stack.enter_context(nginx_running(port=frontend))
         edge = stack.enter_context(traefik_running(tmp_path, static, dynamic, env=env))

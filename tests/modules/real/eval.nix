@@ -101,6 +101,18 @@ let
   };
 
   ours = import ./report.nix { inherit lib; };
+
+  # What pkgs.testers.runNixOSTest sets on every node that matters here
+  # (networking.primaryIPAddress is declared by nixos/lib/testing, stubbed).
+  framework = address: {
+    nixpkgs.hostPlatform = "x86_64-linux";
+    networking.hostName = "server";
+    networking.primaryIPAddress = address;
+    system.stateVersion = lib.trivial.release;
+  };
+  tests = root + "/nix/tests";
+  common = import (tests + "/common.nix") { inherit self; };
+  deploySystems = import (tests + "/deploy-systems.nix");
 in
 {
   inherit lib;
@@ -112,17 +124,55 @@ in
     (root + "/nix/hosts/oci.nix")
   ]);
 
-  # The server node of both VM tests (nix/tests/common.nix), with what the
-  # test framework adds to every node that matters here.
+  # The server node of the platform and hardening tests (nix/tests/common.nix).
   vmServer = ours (evaluate [
     packages
-    (import (root + "/nix/tests/common.nix") { inherit self; })
+    common
+    (framework "192.168.1.2")
+  ]);
+
+  # vm-https's server node: ACME from the pebble node (stood in by `nodes`).
+  vmHttpsServer = ours (evaluate [
+    packages
+    (import (tests + "/https.nix") {
+      node = import (tests + "/node.nix") { inherit self; };
+      acmeServer = null;
+    }).nodes.server
+    (framework "192.168.1.2")
     {
-      # What pkgs.testers.runNixOSTest sets on every node.
-      nixpkgs.hostPlatform = "x86_64-linux";
-      networking.hostName = "server";
-      system.stateVersion = lib.trivial.release;
+      _module.args.nodes.acme = {
+        # what nixos/tests/common/acme/server declares
+        test-support.acme = {
+          caDomain = "acme.test";
+          caCert = "/nix/store/00000000000000000000000000000000-ca.cert.pem";
+        };
+        networking.primaryIPAddress = "192.168.1.1";
+      };
     }
+  ]);
+
+  # vm-deploy's server node, and the two systems it deploys (its
+  # specialisations, each evaluated as the whole system it is).
+  vmDeployServer = ours (evaluate [
+    packages
+    (import (tests + "/deploy.nix") {
+      inherit common;
+      deployTool = null;
+      sshKeys.snakeOilPublicKey = "ecdsa-sha2-nistp256 AAAA snakeoil";
+    }).nodes.server
+    (framework "192.168.1.2")
+  ]);
+  vmDeployUpgrade = ours (evaluate [
+    packages
+    common
+    deploySystems.upgrade
+    (framework "192.168.1.2")
+  ]);
+  vmDeployBroken = ours (evaluate [
+    packages
+    common
+    deploySystems.broken
+    (framework "192.168.1.2")
   ]);
 
   inherit evaluate;

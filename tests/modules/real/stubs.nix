@@ -56,6 +56,14 @@ let
     "virtualisation.memorySize"
     "virtualisation.cores"
     "virtualisation.diskSize"
+    # Set by the VM tests' nodes; declared by files not loaded here
+    # (nixos/lib/testing/network.nix, tasks/network-interfaces.nix,
+    # config/networking.nix, security/ca.nix, system/activation/specialisation.nix).
+    "networking.primaryIPAddress"
+    "networking.nameservers"
+    "networking.extraHosts"
+    "security.pki.certificateFiles"
+    "specialisation"
     "security.acme"
     "networking.firewall.extraInputRules"
     "networking.firewall.extraCommands"

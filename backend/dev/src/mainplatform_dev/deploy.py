@@ -1,14 +1,17 @@
 """``nix run .#deploy -- root@<ip>``: switch a host to this flake's configuration, check that
 the platform works, and switch back to the previous generation when it does not.
 
-1. remember the host's current system generation;
+1. remember the system the host runs (``/run/current-system``);
 2. ``nixos-rebuild switch --flake <flake> --target-host <host>`` (built on the host by default:
-   an Ampere host needs no aarch64 builder);
+   an Ampere host needs no aarch64 builder); or, with ``--system <store path>``, a system
+   built already: ``nix-copy-closure`` to the host, then make it the system profile and
+   activate it, as ``nixos-rebuild`` does (the VM test deploys this way);
 3. within ``--timeout`` seconds every platform unit must be active and
    ``https://<domain>/api/ready`` must answer 200 from here, through the public port, with
    the domain pinned to the host's address (the certificate must verify);
 4. otherwise (or when the switch itself fails) the previous generation is made current again
-   and activated, and the exit code is 1, saying so.
+   and activated, and the exit code is 1, saying so (and whether the previous system is
+   healthy again within the same bound).
 
 Every remote step is a plain command (``ssh``, ``nixos-rebuild``, ``nix``), run through one
 ``Runner``: the tests replace it with a fake host.
@@ -25,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 PROFILE = "/nix/var/nix/profiles/system"
+RUNNING = "/run/current-system"
 UNITS = (
     "mainplatform-backend.service",
     "traefik.service",
@@ -54,6 +58,9 @@ class Deploy:
     host: str
     flake: str = ".#oci"
     build_host: str | None = None  # default: the target itself
+    system: str | None = None  # a built system to deploy instead of building the flake
+    domain_name: str | None = None  # default: read from the flake
+    cacert: str | None = None  # trust this CA for the check (a private or test CA)
     timeout: float = 300.0
     interval: float = 5.0
     runner: Runner = run
@@ -65,6 +72,8 @@ class Deploy:
         return self.runner(["ssh", "-o", "BatchMode=yes", self.host, command])
 
     def domain(self) -> str:
+        if self.domain_name:
+            return self.domain_name
         attr = self.flake.replace("#", "#nixosConfigurations.", 1)
         r = self.runner(["nix", "eval", "--raw", f"{attr}.config.services.mainplatform.domain"])
         if r.code != 0 or not r.out:
@@ -72,12 +81,24 @@ class Deploy:
         return r.out
 
     def current(self) -> str:
-        r = self.ssh(f"readlink -f {PROFILE}")
+        r = self.ssh(f"readlink -f {RUNNING}")
         if r.code != 0 or not r.out.startswith("/nix/store/"):
             raise SystemExit(f"deploy: cannot read the current system of {self.host}: {r.out}")
         return r.out
 
+    def activate(self, system: str) -> Result:
+        """Make ``system`` the boot default and switch to it (nixos-rebuild's last steps)."""
+        s = shlex.quote(system)
+        return self.ssh(f"nix-env -p {PROFILE} --set {s} && {s}/bin/switch-to-configuration switch")
+
     def switch(self) -> bool:
+        if self.system is not None:
+            r = self.runner(["nix-copy-closure", "--to", self.host, self.system])
+            if r.code == 0:
+                r = self.activate(self.system)
+            if r.code != 0:
+                self.say(f"deploy: the switch failed: {r.out[-2000:]}")
+            return r.code == 0
         build = self.build_host or self.host
         r = self.runner(
             [
@@ -115,30 +136,29 @@ class Deploy:
                 "/dev/null",
                 "--resolve",
                 f"{domain}:443:{address}",
+                *(["--cacert", self.cacert] if self.cacert else []),
                 url,
             ]
         )
         return None if r.code == 0 else f"{url} does not answer 200"
 
+    def settled(self, domain: str) -> str | None:
+        """Wait up to ``timeout`` for the platform to work: None, or the last problem."""
+        deadline = self.clock() + self.timeout
+        while True:
+            problem = self.healthy(domain)
+            if problem is None or self.clock() >= deadline:
+                return problem
+            self.sleep(self.interval)
+
     def roll_back(self, previous: str) -> bool:
-        r = self.ssh(
-            f"nix-env -p {PROFILE} --set {shlex.quote(previous)} && "
-            f"{shlex.quote(previous)}/bin/switch-to-configuration switch"
-        )
-        return r.code == 0
+        return self.activate(previous).code == 0
 
     def __call__(self) -> int:
         domain = self.domain()
         previous = self.current()
         self.say(f"deploy: {self.host} runs {previous}")
-        problem: str | None = "the switch failed"
-        if self.switch():
-            deadline = self.clock() + self.timeout
-            while True:
-                problem = self.healthy(domain)
-                if problem is None or self.clock() >= deadline:
-                    break
-                self.sleep(self.interval)
+        problem = self.settled(domain) if self.switch() else "the switch failed"
         if problem is None:
             self.say(f"deploy: {self.host} is healthy on {self.current()}")
             return 0
@@ -146,7 +166,7 @@ class Deploy:
         if not self.roll_back(previous):
             self.say("deploy: THE ROLLBACK FAILED; the host needs a look (serial console)")
             return 2
-        again = self.healthy(domain)
+        again = self.settled(domain)
         self.say(
             "deploy: rolled back; the previous generation is healthy again"
             if again is None
@@ -161,8 +181,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--flake", default=".#oci", help="the configuration (default: .#oci)")
     p.add_argument("--build-host", help="where to build (default: the target itself)")
     p.add_argument("--timeout", type=float, default=300, help="seconds to become healthy")
+    p.add_argument(
+        "--system", help="deploy this built system (a store path) instead of building --flake"
+    )
+    p.add_argument("--domain", help="the platform's domain (default: read from --flake)")
+    p.add_argument("--cacert", help="CA certificate for the HTTPS check (a private CA's)")
     args = p.parse_args(argv)
-    return Deploy(args.host, args.flake, args.build_host, args.timeout)()
+    return Deploy(
+        args.host,
+        args.flake,
+        args.build_host,
+        system=args.system,
+        domain_name=args.domain,
+        cacert=args.cacert,
+        timeout=args.timeout,
+    )()
 
 
 if __name__ == "__main__":
