@@ -45,6 +45,7 @@
         import ./nix/apps.nix {
           inherit pkgs;
           packages = self.packages.${pkgs.stdenv.hostPlatform.system};
+          vm = self.nixosConfigurations."vm-${pkgs.stdenv.hostPlatform.system}";
         }
       );
 
@@ -64,11 +65,27 @@
 
       # The Oracle Cloud Ampere A1 host: nixos-rebuild switch --flake .#oci
       # (nixpkgs.hostPlatform is set in the host file.)
-      nixosConfigurations.oci = nixpkgs.lib.nixosSystem {
-        modules = [
-          self.nixosModules.default
-          ./nix/hosts/oci.nix
-        ];
-      };
+      nixosConfigurations = {
+        oci = nixpkgs.lib.nixosSystem {
+          modules = [
+            self.nixosModules.default
+            ./nix/hosts/oci.nix
+          ];
+        };
+      }
+      # `nix run .#vm`: the same host in a local QEMU VM of each system
+      # (nix/hosts/vm.nix says what differs).
+      // builtins.listToAttrs (
+        map (system: {
+          name = "vm-${system}";
+          value = nixpkgs.lib.nixosSystem {
+            modules = [
+              self.nixosModules.default
+              ./nix/hosts/oci.nix
+              (import ./nix/hosts/vm.nix { inherit system; })
+            ];
+          };
+        }) systems
+      );
     };
 }

@@ -4,6 +4,8 @@
 {
   pkgs,
   packages,
+  # nixosConfigurations.vm-<system> (nix/hosts/vm.nix)
+  vm,
 }:
 
 let
@@ -27,12 +29,41 @@ let
       exec ${packages.dev}/bin/mainplatform-dev "$@"
     '';
   };
+  # `nix run .#vm`: the oci host in a local QEMU VM (nix/hosts/vm.nix).
+  runVm =
+    let
+      inherit (vm.config.system) name;
+      domain = vm.config.services.mainplatform.domain;
+    in
+    pkgs.writeShellApplication {
+      name = "mainplatform-vm";
+      text = ''
+        state="''${MAINPLATFORM_VM_STATE:-$PWD/.state/vm}"
+        mkdir -p "$state"
+        export NIX_DISK_IMAGE="$state/${name}.qcow2"
+        cat <<EOF
+        Main Platform in a local VM: the oci configuration, built for this machine
+          app      https://${domain}:8443/  (a self-signed certificate, made on first boot)
+          API      https://${domain}:8443/api/health
+          SSH      ssh -p 2222 root@127.0.0.1  (the keys of nix/hosts/oci.nix)
+          console  this terminal, logged in as root; Ctrl-A X stops the VM
+          disk     $NIX_DISK_IMAGE (kept between runs; delete it to start over)
+        The first boot takes a minute or two (secrets, PostgreSQL, migrations).
+        EOF
+        exec ${vm.config.system.build.vm}/bin/run-${name}-vm "$@"
+      '';
+    };
 in
 {
   deploy = {
     type = "app";
     program = "${packages.deploy}/bin/mainplatform-deploy";
     meta.description = "Deploy .#oci to a host, wait until it is healthy, roll back if it is not";
+  };
+  vm = {
+    type = "app";
+    program = "${runVm}/bin/mainplatform-vm";
+    meta.description = "The oci host in a local QEMU VM, ports forwarded to 127.0.0.1";
   };
   dev = {
     type = "app";

@@ -74,7 +74,7 @@
 
       with subtest("every unit of the platform is active"):
           for unit in [
-              "mainplatform-test-secrets.service",
+              "mainplatform-self-signed-tls.service",
               "mainplatform-secrets.service",
               "postgresql.target",
               "redis-mainplatform.service",

@@ -83,7 +83,7 @@ def vm_server(nixpkgs: Path) -> Any:
 
 
 # The VM tests' nodes besides vmServer (tests/modules/real/eval.nix), evaluated once each.
-VM_NODES = ["vmHttpsServer", "vmDeployServer", "vmDeployUpgrade", "vmDeployBroken"]
+VM_NODES = ["vm", "vmHttpsServer", "vmDeployServer", "vmDeployUpgrade", "vmDeployBroken"]
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +156,17 @@ def test_vm_server_node(vm_server: Any) -> None:
     unit = vm_server["units"]["traefik.service"]
     assert "LoadCredential=tls.crt:/run/keys/mainplatform/tls.crt" in unit
     assert "certificatesResolvers" not in vm_server["traefik"]["staticConfigOptions"]
+
+
+def test_the_vm_host_is_the_oci_host_for_this_machine(vm_nodes: dict[str, Any], oci: Any) -> None:
+    """`nix run .#vm`: every unit of oci, plus the self-signed certificate's; no ACME."""
+    vm = vm_nodes["vm"]
+    assert vm["hostPlatform"] == "x86_64-linux"
+    assert set(vm["units"]) == set(oci["units"]) | {"mainplatform-self-signed-tls.service"}
+    assert vm["finalSettings"]["domain"] == "mainplatform.localhost"
+    assert vm["finalSettings"]["ports"] == oci["finalSettings"]["ports"]
+    assert "certificatesResolvers" not in vm["traefik"]["staticConfigOptions"]
+    assert "LoadCredential=tls.crt:/run/keys/mainplatform/tls.crt" in vm["units"]["traefik.service"]
 
 
 def test_vm_https_server_orders_from_the_ca_node(vm_nodes: dict[str, Any]) -> None:

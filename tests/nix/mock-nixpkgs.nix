@@ -30,6 +30,17 @@ let
 
   lib = {
     inherit genAttrs;
+    # A NixOS system: records its modules; has the attributes the flake's
+    # apps and checks read (the real one is checked by tests/modules/real).
+    nixosSystem = args: {
+      inherit args;
+      config = {
+        system.name = "nixos";
+        system.build.vm = drv "nixos-vm" { };
+        system.build.toplevel = drv "nixos-system" { };
+        services.mainplatform.domain = "mainplatform.localhost";
+      };
+    };
     importTOML = path: builtins.fromTOML (builtins.readFile path);
     fileset = {
       toSource = { root, fileset }: toString root;

@@ -124,6 +124,7 @@ def test_dev_tools_are_a_package_of_their_own(outputs: Any) -> None:
     apps = outputs["x86_64-linux"]["apps"]
     assert apps["dev"]["type"] == apps["deploy"]["type"] == "app"
     assert apps["deploy"]["program"].endswith("/bin/mainplatform-deploy")
+    assert apps["vm"]["type"] == "app" and apps["vm"]["program"].endswith("/bin/mainplatform-vm")
 
 
 def test_backend_dependencies_match_pyproject(outputs: Any) -> None:

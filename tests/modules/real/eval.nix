@@ -124,6 +124,17 @@ in
     (root + "/nix/hosts/oci.nix")
   ]);
 
+  # `nix run .#vm`: the oci host for this machine in a QEMU VM (flake.nix's
+  # nixosConfigurations.vm-x86_64-linux; the VM's own options live in
+  # virtualisation.vmVariant, declared by nixos/modules/virtualisation/
+  # build-vm.nix, which is not loaded: stubbed).
+  vm = ours (evaluate [
+    packages
+    (root + "/modules")
+    (root + "/nix/hosts/oci.nix")
+    (import (root + "/nix/hosts/vm.nix") { system = "x86_64-linux"; })
+  ]);
+
   # The server node of the platform and hardening tests (nix/tests/common.nix).
   vmServer = ours (evaluate [
     packages

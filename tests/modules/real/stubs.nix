@@ -64,6 +64,9 @@ let
     "networking.extraHosts"
     "security.pki.certificateFiles"
     "specialisation"
+    # nix/hosts/vm.nix: build-vm.nix (qemu-vm.nix inside) and ttys/getty.nix.
+    "virtualisation.vmVariant"
+    "services.getty"
     "security.acme"
     "networking.firewall.extraInputRules"
     "networking.firewall.extraCommands"
