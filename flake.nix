@@ -1,10 +1,23 @@
 {
   description = "Main Platform: backend and frontend packages, OCI images, platform wiring";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
+  inputs = {
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
+    # The oci host's disk layout (nix/hosts/oci-disk.nix), which nixos-anywhere
+    # writes when it installs the host. Pinned in flake.lock to a revision
+    # that public lock files carry with the same narHash (README, "Nix").
+    disko = {
+      url = "github:nix-community/disko/latest";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
+  };
 
   outputs =
-    { self, nixpkgs }:
+    {
+      self,
+      nixpkgs,
+      disko,
+    }:
     let
       inherit (nixpkgs) lib;
 
@@ -21,6 +34,14 @@
       date = self.lastModifiedDate or "19700101000001";
       part = start: len: builtins.substring start len date;
       created = "${part 0 4}-${part 4 2}-${part 6 2}T${part 8 2}:${part 10 2}:${part 12 2}Z";
+
+      # The oci host: the platform module, the disk layout, the host.
+      ociModules = [
+        self.nixosModules.default
+        disko.nixosModules.disko
+        ./nix/hosts/oci-disk.nix
+        ./nix/hosts/oci.nix
+      ];
     in
     {
       lib = platformLib;
@@ -66,12 +87,7 @@
       # The Oracle Cloud Ampere A1 host: nixos-rebuild switch --flake .#oci
       # (nixpkgs.hostPlatform is set in the host file.)
       nixosConfigurations = {
-        oci = nixpkgs.lib.nixosSystem {
-          modules = [
-            self.nixosModules.default
-            ./nix/hosts/oci.nix
-          ];
-        };
+        oci = nixpkgs.lib.nixosSystem { modules = ociModules; };
       }
       # `nix run .#vm`: the same host in a local QEMU VM of each system
       # (nix/hosts/vm.nix says what differs).
@@ -79,11 +95,7 @@
         map (system: {
           name = "vm-${system}";
           value = nixpkgs.lib.nixosSystem {
-            modules = [
-              self.nixosModules.default
-              ./nix/hosts/oci.nix
-              (import ./nix/hosts/vm.nix { inherit system; })
-            ];
+            modules = ociModules ++ [ (import ./nix/hosts/vm.nix { inherit system; }) ];
           };
         }) systems
       );

@@ -1,26 +1,21 @@
 # The production host: an Oracle Cloud "Always Free" Ampere A1 instance
 # (VM.Standard.A1.Flex, aarch64, UEFI, paravirtualized virtio boot volume).
-# Used by flake.nix as nixosConfigurations.oci:
-#
-#   nixos-rebuild switch --flake .#oci --target-host root@<public-ip>
+# Used by flake.nix as nixosConfigurations.oci, with disko's module and the
+# disk layout ./oci-disk.nix (which gives this host its fileSystems).
 #
 # ┌──────────────────────────────────────────────────────────────────────┐
 # │ OPERATOR: every value marked "SET ME" must be changed before the     │
-# │ first deployment (domain, e-mail, SSH keys); the secret files must   │
-# │ exist on the host (see README, "Deploying to Oracle Cloud").         │
+# │ first deployment (domain, e-mail, SSH keys). Secrets need nothing:   │
+# │ they are generated on the host at first boot (README, "Deploying").  │
 # └──────────────────────────────────────────────────────────────────────┘
 #
-# Installing NixOS on the instance (once). Create the instance from Oracle's
-# Ubuntu (aarch64) image with your SSH key, then either
-#   - nixos-anywhere (recommended; repartitions the boot volume, so the
-#     labels below must match what its disk layout creates), or
-#   - nixos-infect (converts the running Ubuntu in place; its ESP is
-#     labelled UEFI and its root cloudimg-rootfs: adjust fileSystems or
-#     relabel with `e2label`/`fatlabel` before the first switch).
-# Either way the result must have an ext4 root labelled `nixos` and a vfat
-# ESP labelled `boot`, mounted on /boot. Then, from your machine:
-#   nixos-rebuild switch --flake .#oci --target-host root@<ip> --build-host root@<ip>
-# (building on the host itself avoids needing an aarch64 builder).
+# Installing (once): create the instance from Oracle's Ubuntu (aarch64) image
+# with your SSH key, then nixos-anywhere installs this configuration, which
+# repartitions the boot volume as ./oci-disk.nix says:
+#   nix run github:nix-community/nixos-anywhere -- --flake .#oci --build-on remote root@<ip>
+# Later changes: `nix run .#deploy -- root@<ip>` (switch, check, roll back).
+# (nixos-infect, which converts Ubuntu in place, is not supported: its
+# partitions are not the ones ./oci-disk.nix declares.)
 {
   lib,
   modulesPath,
@@ -52,9 +47,9 @@
   # ── Boot: UEFI (OCI A1 has no legacy BIOS) ─────────────────────────────
   # Compared setting by setting with nixpkgs' nixos/modules/virtualisation/
   # oci-common.nix (read at NixOS/nixpkgs@26ece4fd, the newest copy the
-  # project's search index holds; not imported: it is GRUB-based and expects
-  # an ESP labelled "ESP", while this host boots systemd-boot from "boot",
-  # the layout nixos-anywhere writes here):
+  # project's search index holds; not imported: it is GRUB-based and mounts
+  # file systems by label, while this host boots systemd-boot and mounts
+  # what ./oci-disk.nix declares):
   # - EFI as removable media: the firmware's variables are not relied on
   #   (oci-common: canTouchEfiVariables = false, efiInstallAsRemovable);
   #   bootctl installs the fallback EFI/BOOT/BOOTAA64.EFI, which the firmware
@@ -88,20 +83,9 @@
     "crash_kexec_post_notifiers"
   ];
 
-  fileSystems."/" = {
-    device = "/dev/disk/by-label/nixos";
-    fsType = "ext4";
-    # Resize the boot volume in the OCI console, reboot: partition and ext4 follow.
-    autoResize = true;
-  };
-  fileSystems."/boot" = {
-    device = "/dev/disk/by-label/boot";
-    fsType = "vfat";
-    options = [
-      "fmask=0077"
-      "dmask=0077"
-    ];
-  };
+  # The file systems are ./oci-disk.nix's (disko). Resize the boot volume
+  # in the OCI console and reboot: the partition and ext4 follow.
+  fileSystems."/".autoResize = true;
   # 24 GB of RAM: a small swap file only as a cushion.
   swapDevices = [
     {

@@ -45,7 +45,27 @@ def nixpkgs() -> Path:
         actual = hashlib.sha256(file.read_bytes()).hexdigest()
         assert actual == digest, f"{file} is not the copy the manifest names"
     placeholders.write(root)
+    check_disko(root / "_disko")
     return root
+
+
+def check_disko(tree: Path) -> None:
+    """The disko tree the oci host is evaluated with is the revision flake.lock pins: its
+    NAR hash (what Nix checks when it fetches the input) is the lock's narHash."""
+    locked = json.loads((HERE.parents[1] / "flake.lock").read_text())["nodes"]["disko"]["locked"]
+    assert (tree / "module.nix").is_file(), (
+        f"{tree} is missing: disko at {locked['rev']} (git archive of nix-community/disko;"
+        " README, 'Testing the NixOS module')"
+    )
+    proc = subprocess.run(
+        ["nix", "--extra-experimental-features", "nix-command", "hash", "path", str(tree)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == locked["narHash"], f"{tree} is not disko {locked['rev']}"
 
 
 def instantiate(*args: str) -> subprocess.CompletedProcess[str]:
@@ -120,6 +140,18 @@ def test_the_oci_host(oci: Any) -> None:
     assert oci["fail2ban"]["enable"] is True
     # taken from nixpkgs' oci-common.nix: the root partition grows with the boot volume
     assert "growpart.service" in oci["units"]
+
+
+def test_the_file_systems_are_the_disk_layouts(oci: Any) -> None:
+    """disko's module turns nix/hosts/oci-disk.nix into fileSystems: mounts by the GPT
+    labels the installer writes; the host adds only autoResize."""
+    fs = oci["fileSystems"]
+    assert set(fs) == {"/", "/boot"}
+    assert fs["/"]["device"] == "/dev/disk/by-partlabel/disk-main-root"
+    assert fs["/"]["fsType"] == "ext4" and fs["/"]["autoResize"] is True
+    assert fs["/boot"]["device"] == "/dev/disk/by-partlabel/disk-main-ESP"
+    assert fs["/boot"]["fsType"] == "vfat"
+    assert fs["/boot"]["options"] == ["fmask=0077", "dmask=0077"]
 
 
 def test_the_backend_unit(oci: Any) -> None:

@@ -48,11 +48,12 @@ def test_nix_file_parses(path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_flake_lock_pins_the_flake_input() -> None:
+def test_flake_lock_pins_the_flake_inputs() -> None:
     lock = json.loads((ROOT / "flake.lock").read_text(encoding="utf-8"))
     assert lock["version"] == 7
     assert lock["root"] == "root"
-    assert lock["nodes"]["root"]["inputs"] == {"nixpkgs": "nixpkgs"}
+    assert lock["nodes"]["root"]["inputs"] == {"disko": "disko", "nixpkgs": "nixpkgs"}
+    assert set(lock["nodes"]) == {"root", "nixpkgs", "disko"}  # disko follows our nixpkgs
 
     node = lock["nodes"]["nixpkgs"]
     locked, original = node["locked"], node["original"]
@@ -64,14 +65,22 @@ def test_flake_lock_pins_the_flake_input() -> None:
     assert locked["lastModified"] > 1_780_000_000  # after the 26.05 branch-off
 
     flake = (ROOT / "flake.nix").read_text(encoding="utf-8")
-    url = re.search(r'inputs\.nixpkgs\.url\s*=\s*"([^"]+)"', flake)
+    url = re.search(r'\bnixpkgs\.url\s*=\s*"([^"]+)"', flake)
     assert url is not None, "flake.nix must set inputs.nixpkgs.url"
     assert url.group(1) == f"github:NixOS/nixpkgs/{original['ref']}"
     assert re.fullmatch(r"nixos-\d\d\.\d\d", original["ref"])
 
+    disko = lock["nodes"]["disko"]
+    assert disko["inputs"] == {"nixpkgs": ["nixpkgs"]}
+    assert (disko["locked"]["owner"], disko["locked"]["repo"]) == ("nix-community", "disko")
+    assert re.fullmatch(r"[0-9a-f]{40}", disko["locked"]["rev"])
+    assert re.fullmatch(r"sha256-[A-Za-z0-9+/]{43}=", disko["locked"]["narHash"])
+    assert 'url = "github:nix-community/disko/latest";' in flake
+    assert 'inputs.nixpkgs.follows = "nixpkgs";' in flake
 
-def test_flake_has_a_single_input_and_no_flake_utils() -> None:
+
+def test_flake_inputs_are_nixpkgs_and_disko_and_no_flake_utils() -> None:
     flake = (ROOT / "flake.nix").read_text(encoding="utf-8")
     assert "flake-utils" not in flake
-    assert re.findall(r"inputs\.(\w+)\.url", flake) == ["nixpkgs"]
+    assert re.findall(r"^    (\w+)(?:\.url)? = ", flake, re.M)[:2] == ["nixpkgs", "disko"]
     assert "lib.genAttrs" in flake

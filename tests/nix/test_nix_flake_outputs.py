@@ -17,7 +17,9 @@ let
   flake = import {ROOT}/flake.nix;
   nixpkgs = import {ROOT}/tests/nix/mock-nixpkgs.nix;
   self = outputs // {{ lastModifiedDate = "20261129123456"; outPath = "{ROOT}"; }};
-  outputs = flake.outputs {{ inherit self nixpkgs; }};
+  # disko's flake: only its module is used (nix/hosts/oci-disk.nix)
+  disko = {{ nixosModules.disko = {{ }}; }};
+  outputs = flake.outputs {{ inherit self nixpkgs disko; }};
   summarise = sys: let
     p = outputs.packages.${{sys}};
     names = image: image.args // {{ contents = map (c: c.name) image.args.contents; }};

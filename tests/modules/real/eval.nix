@@ -18,6 +18,9 @@
   extraModules ? [ ],
   # Manifest files not to load as modules (to bisect a failure).
   skip ? [ ],
+  # disko's source tree at the revision flake.lock pins (the tier checks its
+  # NAR hash against the lock): the oci host's disk layout is disko's.
+  disko ? nixpkgs + "/_disko",
 }:
 
 let
@@ -113,27 +116,32 @@ let
   tests = root + "/nix/tests";
   common = import (tests + "/common.nix") { inherit self; };
   deploySystems = import (tests + "/deploy-systems.nix");
+  # nixosConfigurations.oci: flake.nix's ociModules (the module, disko's
+  # module with the disk layout, the host).
+  ociModules = [
+    (root + "/modules")
+    (disko + "/module.nix")
+    (root + "/nix/hosts/oci-disk.nix")
+    (root + "/nix/hosts/oci.nix")
+  ];
 in
 {
   inherit lib;
 
-  # nixosConfigurations.oci: the module and nix/hosts/oci.nix.
-  oci = ours (evaluate [
-    packages
-    (root + "/modules")
-    (root + "/nix/hosts/oci.nix")
-  ]);
+  # nixosConfigurations.oci: flake.nix's ociModules.
+  oci = ours (evaluate ([ packages ] ++ ociModules));
 
   # `nix run .#vm`: the oci host for this machine in a QEMU VM (flake.nix's
   # nixosConfigurations.vm-x86_64-linux; the VM's own options live in
   # virtualisation.vmVariant, declared by nixos/modules/virtualisation/
   # build-vm.nix, which is not loaded: stubbed).
-  vm = ours (evaluate [
-    packages
-    (root + "/modules")
-    (root + "/nix/hosts/oci.nix")
-    (import (root + "/nix/hosts/vm.nix") { system = "x86_64-linux"; })
-  ]);
+  vm = ours (
+    evaluate (
+      [ packages ]
+      ++ ociModules
+      ++ [ (import (root + "/nix/hosts/vm.nix") { system = "x86_64-linux"; }) ]
+    )
+  );
 
   # The server node of the platform and hardening tests (nix/tests/common.nix).
   vmServer = ours (evaluate [

@@ -34,6 +34,7 @@ in
     ) c.systemd.services;
     timers = lib.mapAttrs (_: t: pick [ "wantedBy" "timerConfig" ] t) c.systemd.timers;
     tmpfiles = c.systemd.tmpfiles.settings;
+    fileSystems = c.fileSystems;
     finalSettings = ours.finalSettings;
     traefik = {
       inherit (c.services.traefik)
