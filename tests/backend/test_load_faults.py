@@ -10,7 +10,6 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx2 as httpx
 import psycopg
@@ -24,6 +23,7 @@ from tests.support import (
     stop_process,
     throwaway_services,
 )
+from tests.support.processes import worker_pids
 
 pytestmark = pytest.mark.slow
 
@@ -74,14 +74,6 @@ class Load:
 
     def failures(self, since: float, until: float) -> list[tuple[float, str, int, float]]:
         return [e for e in self.events if since <= e[0] < until and not 200 <= e[2] < 300]
-
-
-def worker_pids(supervisor: int) -> list[int]:
-    """The supervisor's uvicorn workers (not multiprocessing's resource tracker)."""
-    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
-    return [
-        int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
 
 
 @pytest.fixture

@@ -1,12 +1,22 @@
 """Backend benchmark: prints figures, asserts nothing.
 
-    .venv/bin/python -m tests.benchmarks.backend [--workers 2] [--duration 8]
+    .venv/bin/python -m tests.benchmarks.backend [--workers 2] [--duration 8] [--rounds 3]
+                                                  [--profile DIR]
 
 Starts throwaway PostgreSQL and Redis, our backend (`mainplatform serve`, access log on) and a
 bare Starlette app with the same uvicorn settings, then drives them with wrk on loopback:
-GET /api/health (ours and bare), authenticated GET /api/notes, POST /api/notes, and
-/api/health latency while a second wrk hammers POST /api/auth/login. Ratios within one run are
-what to compare; absolute numbers move with the machine.
+GET /api/health (ours and bare), authenticated GET /api/users/me, GET /api/notes?limit=25 and
+POST /api/notes, and /api/health latency while a second wrk hammers POST /api/auth/login.
+
+For each endpoint it prints req/s, p50/p99 and the CPU time per request of the backend, of
+PostgreSQL and of Redis (from /proc: user + system time of each process tree over the run,
+divided by the requests wrk completed), the median of `--rounds` rounds; and the PSS of the
+backend's workers, idle and after the load. CPU per request and PSS are what to compare
+across runs (they hold on a shared machine); req/s and latency move with it.
+
+With `--profile DIR`, every endpoint also runs once under py-spy (one worker sampled, native
+frames off), which writes DIR/<endpoint>.txt (collapsed stacks) and prints where that worker's
+samples go (tests/benchmarks/profile.py).
 """
 
 from __future__ import annotations
@@ -16,10 +26,12 @@ import os
 import re
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +39,10 @@ import httpx2 as httpx
 from mainplatform_dev.services import Postgres, Redis, free_port
 
 from mainplatform.db import migrate
+from tests.benchmarks import profile
+from tests.benchmarks.procfs import cpu_seconds, pss_mib
 from tests.support import STRONG_PASSWORD, stop_process, wait_http
+from tests.support.processes import worker_pids
 
 HERE = Path(__file__).resolve().parent
 
@@ -38,6 +53,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int
 
 
 def _ms(text: str) -> float:
@@ -75,24 +91,8 @@ def wrk(
         errors += int(m.group(1))
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors += sum(int(x) for x in m.groups())
-    return Result(rps, p50, p99, errors)
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MiB."""
-    total = 0
-    stack = [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            status = Path(f"/proc/{p}/status").read_text()
-            total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-            for task in Path(f"/proc/{p}/task").iterdir():
-                children = (task / "children").read_text().split()
-                stack.extend(int(c) for c in children)
-        except (OSError, AttributeError):
-            continue
-    return total / 1024
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return Result(rps, p50, p99, errors, requests)
 
 
 def serve(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -100,6 +100,36 @@ def serve(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subproce
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     wait_http(f"http://127.0.0.1:{port}/api/health", proc=proc)
     return proc
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    url: str
+    headers: dict[str, str]
+    script: Path | None = None
+    backend_pid: int = 0
+
+
+@dataclass
+class Figures:
+    """One endpoint in one round."""
+
+    result: Result
+    cpu_ms: dict[str, float]  # CPU per request, by process tree
+
+
+def measure(e: Endpoint, trees: dict[str, int], d: int, c: int, t: int) -> Figures:
+    trees = {**trees, "backend": e.backend_pid}
+    before = {k: cpu_seconds(pid) for k, pid in trees.items()}
+    r = wrk(e.url, d, c, t, e.headers, e.script)
+    after = {k: cpu_seconds(pid) for k, pid in trees.items()}
+    n = max(r.requests, 1)
+    return Figures(r, {k: (after[k] - before[k]) / n * 1000 for k in trees})
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
 
 
 def main() -> int:
@@ -110,6 +140,15 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds; medians are printed")
+    ap.add_argument("--profile", type=Path, help="also profile each endpoint with py-spy here")
+    ap.add_argument(
+        "--transport",
+        choices=["unix", "tcp"],
+        default="unix",
+        help="how the backend reaches PostgreSQL and Redis: Unix sockets, as on the NixOS "
+        "host (default), or TCP on loopback",
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt install wrk)", file=sys.stderr)
@@ -123,11 +162,13 @@ def main() -> int:
     try:
         url = pg.create_database("bench")
         migrate(url)
+        if args.transport == "unix":
+            url = pg.socket_url_for("bench")
         port, bare_port = free_port(), free_port()
         env = {
             **os.environ,
             "DATABASE_URL": url,
-            "REDIS_URL": rd.url,
+            "REDIS_URL": rd.socket_url if args.transport == "unix" else rd.url,
             "JWT_SECRET": secrets.token_urlsafe(48),
             "COOKIE_SECURE": "false",
             "LOG_LEVEL": "INFO",
@@ -169,7 +210,12 @@ def main() -> int:
                 http.post(
                     "/api/notes", json={"title": f"note {i}", "body": "x" * 200}, headers=auth
                 )
-        idle_rss = rss_mb(ours.pid)
+            # every worker has served each endpoint before the idle figure
+            for _ in range(20 * args.workers):
+                http.get("/api/notes?limit=25", headers=auth)
+                http.get("/api/users/me", headers=auth)
+        time.sleep(1)
+        idle_pss = pss_mib(ours.pid)
 
         post_lua = base / "post.lua"
         post_lua.write_text(
@@ -183,12 +229,68 @@ def main() -> int:
             f'wrk.body = \'{{"email": "bench@example.org", "password": "{STRONG_PASSWORD}"}}\'\n'
             'wrk.headers["Content-Type"] = "application/json"\n'
         )
+        endpoints = [
+            Endpoint(
+                "bare Starlette GET /api/health",
+                f"http://127.0.0.1:{bare_port}/api/health",
+                {},
+                backend_pid=bare.pid,
+            ),
+            Endpoint("GET /api/health", f"{api}/api/health", {}, backend_pid=ours.pid),
+            Endpoint("GET /api/users/me", f"{api}/api/users/me", auth, backend_pid=ours.pid),
+            Endpoint(
+                "GET /api/notes?limit=25", f"{api}/api/notes?limit=25", auth, backend_pid=ours.pid
+            ),
+            Endpoint("POST /api/notes", f"{api}/api/notes", auth, post_lua, backend_pid=ours.pid),
+        ]
+        assert rd.proc is not None
+        postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+        trees = {"postgres": postmaster, "redis": rd.proc.pid}
         d, c, t = args.duration, args.connections, args.threads
-        bare_health = wrk(f"http://127.0.0.1:{bare_port}/api/health", d, c, t, {})
-        health = wrk(f"{api}/api/health", d, c, t, {})
-        notes_get = wrk(f"{api}/api/notes", d, c, t, auth)
-        notes_post = wrk(f"{api}/api/notes", d, c, t, auth, post_lua)
-        busy_rss = rss_mb(ours.pid)
+        rounds: dict[str, list[Figures]] = {e.name: [] for e in endpoints}
+        for _ in range(args.rounds):
+            for e in endpoints:
+                rounds[e.name].append(measure(e, trees, d, c, t))
+        busy_pss = pss_mib(ours.pid)
+
+        spy_program = shutil.which("py-spy") or shutil.which(
+            "py-spy", path=str(Path(sys.executable).parent)
+        )
+        if args.profile and spy_program is None:
+            print("--profile needs py-spy (pip install py-spy); not profiling", file=sys.stderr)
+        elif args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            for e in endpoints:
+                out = args.profile / (re.sub(r"[^A-Za-z0-9]+", "-", e.name).strip("-") + ".txt")
+                worker = worker_pids(e.backend_pid)[0]
+                spy = subprocess.Popen(
+                    [
+                        spy_program,
+                        "record",
+                        "--format",
+                        "raw",
+                        "--rate",
+                        "250",
+                        "--nonblocking",
+                        "--duration",
+                        str(d),
+                        "--output",
+                        str(out),
+                        "--pid",
+                        str(worker),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+                wrk(e.url, d, c, t, e.headers, e.script)
+                _, spy_err = spy.communicate(timeout=d + 30)
+                if spy.returncode != 0:
+                    print(
+                        f"py-spy failed: {spy_err.decode(errors='replace')[-500:]}", file=sys.stderr
+                    )
+                cpu = median([f.cpu_ms["backend"] for f in rounds[e.name]])
+                print(f"\n## profile: {e.name} (one worker; {out})")
+                print(profile.table(profile.load(out), cpu))
 
         storm: dict[str, Result] = {}
 
@@ -200,32 +302,52 @@ def main() -> int:
         health_under_storm = wrk(f"{api}/api/health", d, 8, 1, {})
         thread.join()
 
-        def row(name: str, r: Result) -> None:
-            print(f"{name:<34} {r.rps:>10.0f} {r.p50_ms:>9.2f} {r.p99_ms:>9.2f} {r.errors:>7}")
-
         print(
-            f"\nworkers={args.workers} duration={d}s connections={c} "
-            f"wrk threads={t} cores={os.cpu_count()}"
-        )
-        print(f"{'endpoint':<34} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}")
-        row("bare Starlette GET /api/health", bare_health)
-        row("GET /api/health", health)
-        row("GET /api/notes (authenticated)", notes_get)
-        row("POST /api/notes (authenticated)", notes_post)
-        row("POST /api/auth/login (storm)", storm["login"])
-        row("GET /api/health during login storm", health_under_storm)
-        print(
-            "\n/api/health vs bare Starlette:      "
-            f"{health.rps / bare_health.rps:.2f}x   (target >= 0.7)"
+            f"\nworkers={args.workers} duration={d}s connections={c} wrk threads={t} "
+            f"cores={os.cpu_count()} rounds={args.rounds} (medians) "
+            f"PostgreSQL/Redis over {args.transport}"
         )
         print(
-            "GET /api/notes vs our /api/health:  "
-            f"{notes_get.rps / health.rps:.2f}x   (target >= 0.3)"
+            f"{'endpoint':<32} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'err':>5}"
+            f"  CPU ms/request: {'backend':>8} {'pg':>6} {'redis':>6} {'total':>6}"
         )
+        med: dict[str, dict[str, float]] = {}
+        for e in endpoints:
+            fs = rounds[e.name]
+            m = {
+                "rps": median([f.result.rps for f in fs]),
+                "p50": median([f.result.p50_ms for f in fs]),
+                "p99": median([f.result.p99_ms for f in fs]),
+                "errors": sum(f.result.errors for f in fs),
+                **{k: median([f.cpu_ms[k] for f in fs]) for k in ("backend", "postgres", "redis")},
+            }
+            m["total"] = median([sum(f.cpu_ms.values()) for f in fs])
+            med[e.name] = m
+            print(
+                f"{e.name:<32} {m['rps']:>8.0f} {m['p50']:>7.2f} {m['p99']:>7.2f} "
+                f"{m['errors']:>5.0f}                  {m['backend']:>8.3f} {m['postgres']:>6.3f} "
+                f"{m['redis']:>6.3f} {m['total']:>6.3f}"
+            )
+        r = storm["login"]
         print(
-            f"/api/health p99 during login storm: {health_under_storm.p99_ms:.2f} ms (target < 20)"
+            f"{'POST /api/auth/login (storm)':<32} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f}"
         )
-        print(f"backend RSS (all workers): idle {idle_rss:.0f} MiB, after load {busy_rss:.0f} MiB")
+        r = health_under_storm
+        print(
+            f"{'GET /api/health during storm':<32} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f}"
+        )
+        ratio = med["GET /api/health"]["rps"] / med["bare Starlette GET /api/health"]["rps"]
+        print(f"\n/api/health vs bare Starlette: {ratio:.2f}x   (target >= 0.85)")
+        for name in ("GET /api/users/me", "GET /api/notes?limit=25", "POST /api/notes"):
+            m = med[name]
+            print(
+                f"{name:<24} {m['total']:.3f} ms CPU/request (target <= 0.30), "
+                f"p99 {m['p99']:.1f} ms (target <= 30)"
+            )
+        print(
+            f"backend PSS ({args.workers} workers + supervisor): idle {idle_pss:.1f} MiB "
+            f"(target <= 100), after load {busy_pss:.1f} MiB"
+        )
         return 0
     finally:
         for p in procs:

@@ -1,9 +1,9 @@
-"""Idle memory of the local stack: prints the RSS of every process it runs, and the sum.
+"""Idle memory of the local stack: prints the PSS of every process tree it runs, and the sum.
 
     .venv/bin/python -m tests.benchmarks.stack_memory [--settle 20]
 
 Starts the same stack `mainplatform dev` runs (free ports, a temporary state directory),
-lets it settle, then reads VmRSS of each process and its children from /proc.
+lets it settle, then reads the PSS of each process tree from /proc (smaps_rollup).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from mainplatform_dev.stack import Stack
 
-from tests.benchmarks.backend import rss_mb
+from tests.benchmarks.procfs import pss_mib
 from tests.support import ROOT
 
 
@@ -33,15 +33,15 @@ def main() -> int:
             rows: list[tuple[str, float]] = []
             assert stack.postgres is not None and stack.redis is not None
             pid_file = stack.postgres.data / "postmaster.pid"
-            rows.append(("postgres (all backends)", rss_mb(int(pid_file.read_text().split()[0]))))
+            rows.append(("postgres (all backends)", pss_mib(int(pid_file.read_text().split()[0]))))
             assert stack.redis.proc is not None
-            rows.append(("redis", rss_mb(stack.redis.proc.pid)))
+            rows.append(("redis", pss_mib(stack.redis.proc.pid)))
             for proc in stack.processes:
                 assert proc.popen is not None
-                rows.append((proc.name, rss_mb(proc.popen.pid)))
+                rows.append((proc.name, pss_mib(proc.popen.pid)))
             print(out.getvalue())
             for name, mb in rows:
-                print(f"{name:<26} {mb:7.1f} MiB")
+                print(f"{name:<26} {mb:7.1f} MiB PSS")
             print(f"{'total':<26} {sum(mb for _, mb in rows):7.1f} MiB")
     finally:
         shutil.rmtree(state, ignore_errors=True)

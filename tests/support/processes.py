@@ -36,6 +36,19 @@ def free_ports(n: int) -> list[int]:
     return sorted(ports)
 
 
+def worker_pids(supervisor: int) -> list[int]:
+    """The worker processes of `mainplatform serve`'s supervisor: its children but
+    multiprocessing's resource tracker (forked workers have the supervisor's command line,
+    spawned ones multiprocessing's)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    found = []
+    for pid in children:
+        with contextlib.suppress(OSError):
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+    return found
+
+
 def tail(path: Path, lines: int = 30) -> str:
     """The last lines of a log, for a failure message ('' when it cannot be read)."""
     try:

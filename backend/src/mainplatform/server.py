@@ -5,10 +5,18 @@ wakes first takes a new connection, so long-lived keep-alive connections (from T
 load generator) pile up on one worker while the other idles. With one socket per worker in a
 ``SO_REUSEPORT`` group the kernel spreads connections evenly. This module is only the small
 supervisor around that: start N workers, restart one that dies, stop all on SIGTERM/SIGINT.
+
+Memory: the supervisor imports the app's modules once (no app, no event loop, no connection,
+no thread: those are each worker's), freezes them out of the garbage collector's reach and
+forks the workers, which then share those pages copy-on-write instead of each importing its
+own copy (``PREFORK = False`` restores spawned workers). ``python -m
+tests.benchmarks.backend`` prints the PSS both ways.
 """
 
 from __future__ import annotations
 
+import gc
+import importlib
 import logging
 import multiprocessing
 import signal
@@ -21,6 +29,7 @@ from mainplatform.metrics import Metrics
 
 log = logging.getLogger("mainplatform.server")
 
+PREFORK = True  # fork workers from a supervisor that imported the app (False: spawn them)
 RESTART_BACKOFF = 1.0
 QUICK_EXIT = 5.0  # a worker that dies this soon after starting counts as a failed start
 MAX_FAILED_STARTS = 5
@@ -62,13 +71,32 @@ def _worker(app: str, host: str, port: int) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def preload(app: str) -> None:
+    """Import what every worker imports, then keep those objects out of the collector's
+    generations, so that collections in the workers do not write to (and unshare) them."""
+    import uvicorn
+    import uvicorn.loops.uvloop
+    import uvicorn.protocols.http.httptools_impl  # noqa: F401
+    from prometheus_client import values
+
+    importlib.import_module(app.partition(":")[0])
+    # prometheus-client picks its value class when it is first imported, which may have been
+    # before `mainplatform serve` set PROMETHEUS_MULTIPROC_DIR: pick again, for the workers.
+    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    gc.collect()
+    gc.freeze()
+
+
 def run(app: str, host: str, port: int, workers: int) -> int:
     """Supervise ``workers`` processes serving ``app`` (an import string of an app factory)."""
     # Fail early and clearly when the address is taken (or pick one free port for the group).
     probe = bind(host, port, reuse_port=port != 0)
     port = probe.getsockname()[1]
     probe.close()
-    ctx = multiprocessing.get_context("spawn")
+    if PREFORK:
+        preload(app)
+    ctx: multiprocessing.context.ForkContext | multiprocessing.context.SpawnContext
+    ctx = multiprocessing.get_context("fork") if PREFORK else multiprocessing.get_context("spawn")
     procs: list[BaseProcess] = []
     started: dict[int, float] = {}
     stopping = False

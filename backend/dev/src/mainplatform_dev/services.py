@@ -101,6 +101,10 @@ class Postgres:
     def url_for(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    def socket_url_for(self, database: str) -> str:
+        """The same database over the server's Unix socket (as the NixOS host connects)."""
+        return f"postgresql://postgres@/{database}?host={self.directory / 'run'}&port={self.port}"
+
     def start(self, timeout: float = 60.0) -> Postgres:
         if not self.port:
             self.port = free_port()
@@ -193,6 +197,11 @@ class Redis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def socket_url(self) -> str:
+        """The same server over its Unix socket (as the NixOS host connects)."""
+        return f"unix://{self.directory / 'redis.sock'}?db=0"
+
     def start(self, timeout: float = 20.0) -> Redis:
         if not self.port:
             self.port = free_port()
@@ -217,6 +226,10 @@ class Redis:
             "no",
             "--logfile",
             str(self.directory / "redis.log"),
+            "--unixsocket",
+            str(self.directory / "redis.sock"),
+            "--unixsocketperm",
+            "700",
         ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
         try:
