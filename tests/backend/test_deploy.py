@@ -20,10 +20,12 @@ class FakeHost:
     switch_ok: bool = True
     broken_unit: str | None = None  # inactive after the switch to NEW
     ready_after: int = 0  # health checks before /api/ready answers
+    old_ready_after: int = 0  # the same, for the previous system once it is back
     system: str = OLD
     calls: list[list[str]] = field(default_factory=list)
     copied: list[str] = field(default_factory=list)
     checks: int = 0
+    old_checks: int = 0
 
     def __call__(self, argv: Sequence[str]) -> Result:
         argv = list(argv)
@@ -41,7 +43,11 @@ class FakeHost:
             return Result(0, "")
         if argv[0] == "curl":
             self.checks += 1
-            ok = self.system == OLD or self.checks > self.ready_after
+            if self.system == OLD:
+                self.old_checks += 1
+                ok = self.old_checks > self.old_ready_after
+            else:
+                ok = self.checks > self.ready_after
             return Result(0 if ok else 22, "")
         assert argv[0] == "ssh", argv
         command = argv[-1]
@@ -148,3 +154,11 @@ def test_a_built_system_that_fails_to_activate_is_rolled_back() -> None:
     code, said = deploy(host, system=NEW, domain_name="platform.test")
     assert code == 1 and host.system == OLD, said
     assert any("the switch failed" in s for s in said), said
+
+
+def test_the_previous_system_is_given_time_to_become_ready_again() -> None:
+    """After the rollback the old backend restarts: the check waits for it within the bound."""
+    host = FakeHost(broken_unit="mainplatform-backend.service", old_ready_after=3)
+    code, said = deploy(host)
+    assert code == 1 and host.system == OLD, said
+    assert said[-1] == "deploy: rolled back; the previous generation is healthy again"
