@@ -513,7 +513,17 @@ def test_concurrent_uses_of_one_token_succeed_once(settings: Settings, sink: Sin
                     return False
                 return True
 
-            return await asyncio.gather(*(attempt() for _ in range(10)))
+            async def use(token: str) -> bool:
+                async with platform.db.transaction() as conn:
+                    return await account_tokens.use(conn, "reset_password", token) is not None
+
+            flows = await asyncio.gather(*(attempt() for _ in range(10)))
+            # The statement alone, without the flows' other guards: one use wins.
+            async with platform.db.transaction() as conn:
+                reset = await account_tokens.mint(conn, "reset_password", user.id, user.email, 600)
+            statements = await asyncio.gather(*(use(reset) for _ in range(10)))
+            assert statements.count(True) == 1, statements
+            return flows
         finally:
             await platform.db.close()
             await platform.cache.client.aclose()
