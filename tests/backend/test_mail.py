@@ -530,3 +530,15 @@ def test_concurrent_uses_of_one_token_succeed_once(settings: Settings, sink: Sin
 
     results = asyncio.run(race())
     assert results.count(True) == 1
+
+
+def test_a_row_that_cannot_be_prepared_is_dropped_and_delivery_goes_on(
+    mailing: ClientFactory, sink: Sink, services: Services
+) -> None:
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO mail_outbox (kind, recipient) VALUES ('bogus', 'x@example.org')")
+    client = mailing(mail_max_attempts=1)
+    wait_until(lambda: outbox(services) == [], what="the bad row dropped")
+    User(client, "alice@example.org")
+    sink.wait("alice@example.org", "Confirm")
+    assert sink.to("x@example.org") == []

@@ -105,5 +105,27 @@ def test_verify_the_address_and_reset_a_forgotten_password(
                 expect(page).to_have_url(re.compile(r"/sign-in\?next="))
                 notice = sink.wait("ada@example.org", "password was changed")
                 assert "If this was not you" in notice.text
+
+                # A new address: unverified again, its own link, and the old one is told.
+                lost.goto("/account")
+                address = lost.get_by_role("region", name="E-mail address")
+                address.get_by_label("New e-mail address").fill("ada@new.example")
+                address.get_by_label("Current password", exact=True).fill(NEW_PASSWORD)
+                address.get_by_role("button", name="Change e-mail address").click()
+                expect(
+                    lost.get_by_text("Your e-mail address is now ada@new.example")
+                ).to_be_visible()
+                expect(lost.locator(".verified-state")).to_contain_text("Not verified")
+                told = sink.wait("ada@example.org", "e-mail address was changed")
+                assert "a***@new.example" in told.text and "HeadlessChrome" in told.text
+                confirm = sink.wait("ada@new.example", "Confirm").link("/verify-email")
+                lost.goto(confirm)
+                lost.get_by_role("button", name="Confirm my e-mail address").click()
+                expect(lost.get_by_text("your e-mail address is confirmed")).to_be_visible()
+                lost.goto("/account")
+                expect(lost.locator(".verified-state")).to_contain_text(
+                    "This address is confirmed."
+                )
+                screenshot(lost, "33-address-confirmed")
         finally:
             stop_process(proc)

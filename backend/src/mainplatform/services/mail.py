@@ -174,7 +174,19 @@ class Mail:
             await cur.execute(CLAIM_SQL, (self.lease, BATCH))
             rows = await cur.fetchall()
         for row in rows:
-            await self._deliver(row)
+            try:
+                await self._deliver(row)
+            except APIError:
+                raise  # the database is down: this row waits out its lease
+            except Exception:
+                # A row that cannot be prepared (a bug, a kind this version does not know):
+                # retried after its lease like a failed send, dropped once its attempts are up.
+                log.exception("mail %d could not be prepared", row.id)
+                if row.attempts >= self.settings.mail_max_attempts:
+                    await self._done(row)
+                    log.error(
+                        "mail %d (%s) dropped after %d attempts", row.id, row.kind, row.attempts
+                    )
         return len(rows)
 
     async def _deliver(self, row: OutboxRow) -> None:

@@ -89,6 +89,7 @@ function emailCard(user) {
   const messages = h("div", { class: "form-messages" });
   const save = h("button", { type: "submit", class: "primary" }, "Change e-mail address");
   const form = h("form", { novalidate: true }, email.wrap, current.wrap, messages, h("div", { class: "actions" }, save));
+  let state = verification(user);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const missing = [];
@@ -104,6 +105,9 @@ function emailCard(user) {
         document.querySelectorAll(".account-email").forEach((el) => {
           el.textContent = updated.email;
         });
+        const fresh = verification(updated);
+        state.replaceWith(fresh);
+        state = fresh;
         showMessage(messages, `Your e-mail address is now ${updated.email}. Use it to sign in. We sent a link to it to confirm it, and told your old address about the change.`, "success");
       } catch (caught) {
         const err = api.apiError(caught);
@@ -112,7 +116,7 @@ function emailCard(user) {
       }
     });
   });
-  return card("E-mail address", `You sign in with ${user.email}. To change it, confirm with your password.`, verification(user), form);
+  return card("E-mail address", `You sign in with ${user.email}. To change it, confirm with your password.`, state, form);
 }
 
 /**

@@ -63,7 +63,7 @@ export function forgotPasswordView(ctx) {
     "section",
     { class: "auth-card card" },
     h("h1", {}, "Forgot your password?"),
-    h("p", { class: "lead" }, "Enter the address you sign in with. We mail you a link to choose a new password; it works once, for 30 minutes."),
+    h("p", { class: "lead" }, "Enter the address you sign in with. We mail you a link to choose a new password; it works once, for a short while (the mail says how long)."),
     ctx.flash,
     form,
     h("p", { class: "switch" }, "Remembered it? ", h("a", { href: "/sign-in" }, "Sign in")),
