@@ -481,6 +481,17 @@ def test_settings_that_cannot_work_are_refused() -> None:
         Settings.from_env({**env, "EMAIL_VERIFICATION_REQUIRED": "true"})
     with pytest.raises(ConfigError, match="SMTP_TLS"):
         Settings.from_env({**env, "SMTP_TLS": "maybe"})
+    with pytest.raises(ConfigError, match="in clear"):
+        Settings.from_env(
+            {
+                **env,
+                "SMTP_HOST": "relay.example",
+                "PUBLIC_URL": PUBLIC,
+                "SMTP_TLS": "NONE",
+                "SMTP_USERNAME": "u",
+                "SMTP_PASSWORD": "p",
+            }
+        )
     ok = Settings.from_env(
         {**env, "SMTP_HOST": "relay.example", "PUBLIC_URL": PUBLIC, "SMTP_TLS": "tls"}
     )

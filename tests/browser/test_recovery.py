@@ -98,6 +98,9 @@ def test_verify_the_address_and_reset_a_forgotten_password(
                 lost.get_by_label("Password", exact=True).fill(NEW_PASSWORD)
                 lost.get_by_role("button", name="Sign in", exact=True).click()
                 expect(lost).to_have_url(re.compile(r"/notes$"))
+                # That browser never signed in to this account before: the owner is told.
+                new_device = sink.wait("ada@example.org", "New sign-in")
+                assert "HeadlessChrome" in new_device.text and "127.0.0.1" in new_device.text
 
                 # The first browser's session was ended by the reset.
                 watch.expect(401, "/api/auth/refresh")

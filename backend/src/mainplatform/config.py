@@ -83,6 +83,7 @@ def setting(default: Any = MISSING, doc: str = "", **kw: Any) -> Any:
 ORIGIN = r"https?://[^/\s]+"
 SMTP_TLS_MODES = ("STARTTLS", "TLS", "NONE")
 MAX_RESET_TTL = 1800  # a reset link is valid for at most 30 minutes
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -461,4 +462,13 @@ def _load(env: Mapping[str, str]) -> Settings:
         )
     if bool(settings.smtp_username) != bool(settings.smtp_password):
         raise ConfigError("SMTP_USERNAME and SMTP_PASSWORD must be set together")
+    if (
+        settings.smtp_tls == "NONE"
+        and settings.smtp_username
+        and settings.smtp_host not in LOOPBACK_HOSTS
+    ):
+        raise ConfigError(
+            "SMTP_TLS=NONE with SMTP_USERNAME would send the password in clear to "
+            f"{settings.smtp_host}; use STARTTLS or TLS (NONE is for a relay on loopback)"
+        )
     return settings
