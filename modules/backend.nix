@@ -73,7 +73,11 @@ in
         ]
         ++ lib.optional (
           cfg.secrets.jwtPreviousSecretFile != null
-        ) "jwt_previous_secret:${cfg.secrets.jwtPreviousSecretFile}";
+        ) "jwt_previous_secret:${cfg.secrets.jwtPreviousSecretFile}"
+        # $CREDENTIALS_DIRECTORY/smtp_password: SMTP_PASSWORD for the relay's AUTH.
+        ++ lib.optional (
+          cfg.secrets.smtpPasswordFile != null
+        ) "smtp_password:${cfg.secrets.smtpPasswordFile}";
         RuntimeDirectory = names.runtimeDir;
         RuntimeDirectoryMode = "0700";
         WorkingDirectory = "/run/${names.runtimeDir}";

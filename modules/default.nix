@@ -231,6 +231,34 @@ in
       '';
     };
 
+    secrets.smtpPasswordFile = mkOption {
+      type = types.nullOr types.externalPath;
+      default = null;
+      example = "/run/secrets/mainplatform/smtp-password";
+      description = ''
+        File holding the password for SMTP AUTH at the relay (with
+        `backend.settings.SMTP_USERNAME`). Handed to the backend with
+        systemd's `LoadCredential` (`$CREDENTIALS_DIRECTORY/smtp_password`),
+        never put in the Nix store or the environment; never generated.
+
+        The relay itself is set with the backend's typed options, e.g. for
+        OCI Email Delivery (an SMTP relay: create SMTP credentials for a user
+        and an approved sender first):
+
+        ```nix
+        services.mainplatform.backend.settings = {
+          SMTP_HOST = "smtp.email.eu-frankfurt-1.oci.oraclecloud.com";
+          SMTP_PORT = 587;
+          SMTP_TLS = "STARTTLS";
+          SMTP_USERNAME = "ocid1.user.oc1..…@ocid1.tenancy.oc1..….xx.com";
+          MAIL_FROM = "Main Platform <noreply@platform.example.org>"; # an approved sender
+          MAIL_REPLY_TO = "support@example.org";
+        };
+        services.mainplatform.secrets.smtpPasswordFile = "/run/secrets/mainplatform/smtp-password";
+        ```
+      '';
+    };
+
     secrets.generate = mkOption {
       type = types.bool;
       default = true;
@@ -345,6 +373,11 @@ in
       {
         assertion = cfg.tls.acme || (cfg.tls.certificateFile != null && cfg.tls.keyFile != null);
         message = "services.mainplatform.tls: with acme = false, set certificateFile and keyFile.";
+      }
+      {
+        assertion =
+          (cfg.backend.settings.SMTP_USERNAME == null) == (cfg.secrets.smtpPasswordFile == null);
+        message = "services.mainplatform: set backend.settings.SMTP_USERNAME and secrets.smtpPasswordFile together (SMTP AUTH needs both).";
       }
       {
         assertion = notOnLoopback == [ ];

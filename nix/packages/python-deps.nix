@@ -29,6 +29,7 @@ ps: {
     ps.pyflakes
     ps.schemathesis
     ps.openapi-spec-validator
+    ps.aiosmtpd
   ];
 
   dev = [

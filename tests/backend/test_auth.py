@@ -31,6 +31,7 @@ def test_register_returns_user_without_secrets(client: TestClient) -> None:
         "disabled",
         "created_at",
         "has_password",
+        "email_verified",
     }
     assert "argon2" not in r.text and STRONG_PASSWORD not in r.text
 

@@ -379,3 +379,41 @@ def test_the_secrets_script_creates_only_what_is_missing(tmp_path: Path) -> None
     fresh = [dict(secrets[0], path=str(other / "jwt-secret"))]
     subprocess.run(["bash", "-c", module_lib(f"m.secretsScript ({to_nix(fresh)})")], check=True)
     assert (other / "jwt-secret").read_text() != jwt
+
+
+def test_the_smtp_relay_is_typed_options_and_its_password_a_credential(nixpkgs: Path) -> None:
+    """The relay as the module's documentation sets it up for OCI Email Delivery: typed
+    options in the environment, the password only as a systemd credential."""
+    extra = """[ {
+      services.mainplatform.backend.settings = {
+        SMTP_HOST = "smtp.email.eu-frankfurt-1.oci.oraclecloud.com";
+        SMTP_PORT = 587;
+        SMTP_TLS = "STARTTLS";
+        SMTP_USERNAME = "ocid1.user.oc1..example";
+        MAIL_FROM = "Main Platform <noreply@platform.example.org>";
+      };
+      services.mainplatform.secrets.smtpPasswordFile = "/run/secrets/smtp-password";
+    } ]"""
+    proc = evaluate(nixpkgs, "oci.report", extra)
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(proc.stdout)
+    env = _backend_environment(r)
+    assert env["SMTP_HOST"] == "smtp.email.eu-frankfurt-1.oci.oraclecloud.com"
+    assert env["SMTP_PORT"] == "587" and env["SMTP_TLS"] == "STARTTLS"
+    assert env["MAIL_FROM"] == "Main Platform <noreply@platform.example.org>"
+    assert env["PUBLIC_URL"].startswith("https://")  # the links in mails
+    assert "SMTP_PASSWORD" not in env
+    backend = r["units"]["mainplatform-backend.service"]
+    assert "LoadCredential=smtp_password:/run/secrets/smtp-password" in backend
+    # A TLS mode the backend does not know is refused by nixpkgs' type check.
+    stderr = error(nixpkgs, '[ { services.mainplatform.backend.settings.SMTP_TLS = "SSL"; } ]')
+    assert "SMTP_TLS" in stderr and "is not of type" in stderr
+    # AUTH needs both halves.
+    proc = evaluate(
+        nixpkgs,
+        "oci.report",
+        '[ { services.mainplatform.backend.settings.SMTP_USERNAME = "someone"; } ]',
+    )
+    assert proc.returncode == 0, proc.stderr
+    failed = json.loads(proc.stdout)["assertions"]
+    assert any("SMTP_USERNAME and secrets.smtpPasswordFile together" in m for m in failed)

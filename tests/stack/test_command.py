@@ -58,12 +58,15 @@ def test_dev_command_runs_and_stops_cleanly(stack_state: Path) -> None:
             "postgres",
             "redis",
             "migrations",
+            "mail-sink",
             "backend",
             "nginx",
             "traefik",
             "prometheus",
         ):
             assert f"  {name}" in out and "ready (" in out, out
+        mail = next(line.split()[1] for line in lines if line.strip().startswith("mail "))
+        assert mail == f"{state.resolve()}/mail/*.eml", out
         app = next(line.split()[1] for line in lines if line.strip().startswith("app "))
         assert httpx.get(f"{app}api/health").json()["status"] == "ok"
         started = children_of(proc.pid)

@@ -55,7 +55,7 @@ def test_the_stack_table(tmp_path: Path) -> None:
     table = stack.units()
     names = [u.name for u in table]
     assert len(names) == len(set(names))
-    assert names[:4] == ["postgres", "redis", "migrations", "backend"]
+    assert names[:5] == ["postgres", "redis", "migrations", "mail-sink", "backend"]
     assert {"nginx", "traefik", "prometheus"} <= set(names)
     for unit in ordered(table):
         assert unit.command or unit.start, unit.name  # each does something
@@ -65,5 +65,9 @@ def test_the_stack_table(tmp_path: Path) -> None:
             assert path.is_relative_to(stack.state), (unit.name, path)
     backend = next(u for u in table if u.name == "backend")
     assert backend.env["DATABASE_URL"] == stack.database_url
+    # Mail goes to the sink on loopback; its links to the stack's own entrypoint.
+    assert backend.env["SMTP_HOST"] == "127.0.0.1"
+    assert backend.env["SMTP_PORT"] == str(stack.smtp_port)
+    assert backend.env["PUBLIC_URL"] == stack.url
     # --ports auto is a flag, not a port entry
     assert "auto" not in stack.config["settings"]["ports"]

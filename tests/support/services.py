@@ -22,7 +22,9 @@ from mainplatform.config import RateLimit, Settings
 from mainplatform.db import migrate
 from tests.support.processes import stop_process, wait_http
 
-TABLES = "users, refresh_families, refresh_tokens, notes, user_identities"
+TABLES = (
+    "users, refresh_families, refresh_tokens, notes, user_identities, account_tokens, mail_outbox"
+)
 
 
 @dataclass

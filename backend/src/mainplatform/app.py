@@ -68,10 +68,16 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await platform.db.open()
         stats = asyncio.create_task(_pool_stats(platform))
+        # Each worker process delivers the outbox (rows are claimed with SKIP LOCKED).
+        mail = asyncio.create_task(platform.mail.run()) if settings.mail_enabled else None
         try:
             yield
         finally:
             stats.cancel()
+            if mail is not None:
+                mail.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await mail
             await platform.db.close()
             await platform.cache.client.aclose()
             Metrics.worker_exit(os.getpid())

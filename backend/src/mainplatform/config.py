@@ -81,6 +81,9 @@ def setting(default: Any = MISSING, doc: str = "", **kw: Any) -> Any:
 
 
 ORIGIN = r"https?://[^/\s]+"
+SMTP_TLS_MODES = ("STARTTLS", "TLS", "NONE")
+MAX_RESET_TTL = 1800  # a reset link is valid for at most 30 minutes
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -166,7 +169,8 @@ class Settings:
     )
     public_url: str | None = setting(
         None,
-        "the public origin, used for the OIDC redirect URI (default: from the request)",
+        "the public origin, used for the OIDC redirect URI (default: from the request) and "
+        "for the links in mails (required when `SMTP_HOST` is set)",
         owner="wiring",
         pattern=ORIGIN + "/?",
     )
@@ -180,6 +184,60 @@ class Settings:
         None,
         "signs the short-lived OIDC state cookie (default: derived from `JWT_SECRET`)",
         owner="secret",
+    )
+
+    smtp_host: str | None = setting(
+        None, "the SMTP relay's host name; mail is off (nothing is queued) when unset"
+    )
+    smtp_port: int = setting(
+        587, "the SMTP relay's port (587 STARTTLS, 465 implicit TLS)", minimum=1
+    )
+    smtp_tls: str = setting(
+        "STARTTLS",
+        "`STARTTLS` (upgrade a plain connection), `TLS` (implicit TLS, port 465) or `NONE` "
+        "(plain: a relay on loopback only)",
+        choices=SMTP_TLS_MODES,
+    )
+    smtp_username: str | None = setting(None, "user name for SMTP AUTH (none: no AUTH)")
+    smtp_password: str | None = setting(None, "password for SMTP AUTH", owner="secret")
+    smtp_ca_file: str | None = setting(
+        None, "PEM file of the CAs that sign the relay's certificate (default: the system's)"
+    )
+    smtp_timeout: int = setting(10, "seconds for each SMTP connection step", minimum=1)
+    mail_from: str = setting(
+        "Main Platform <noreply@localhost>", "`From` of every mail (an address the relay accepts)"
+    )
+    mail_reply_to: str | None = setting(None, "`Reply-To` of every mail (none: no header)")
+    mail_outbox_max: int = setting(
+        10000,
+        "mails waiting at most in the outbox; past it new mails are dropped and counted",
+        minimum=10,
+    )
+    mail_max_attempts: int = setting(
+        8, "delivery attempts per mail before it is given up and counted", minimum=1
+    )
+    mail_retry_base: int = setting(
+        30, "seconds before the first retry; each further retry waits twice as long", minimum=1
+    )
+    email_verification_required: bool = setting(
+        False, "password sign-in needs a verified e-mail address (the link sent on sign-up)"
+    )
+    email_verify_ttl: int = setting(
+        24 * 3600, "lifetime of an e-mail verification link, seconds", minimum=300
+    )
+    password_reset_ttl: int = setting(
+        1800,
+        f"lifetime of a password-reset link, seconds (at most {MAX_RESET_TTL})",
+        minimum=300,
+    )
+    rate_limit_mail_address: RateLimit = setting(
+        RateLimit(3, 3600.0), "reset and verification mails asked for per address"
+    )
+    rate_limit_mail_ip: RateLimit = setting(
+        RateLimit(10, 3600.0), "reset and verification mails asked for per client IP"
+    )
+    notify_new_device: bool = setting(
+        True, "mail a notice when an account signs in from a browser it never used before"
     )
 
     @classmethod
@@ -211,6 +269,10 @@ class Settings:
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @property
+    def mail_enabled(self) -> bool:
+        return bool(self.smtp_host)
 
     def session_key(self) -> str:
         """Key of the short-lived OIDC state cookie: SESSION_SECRET or derived from JWT_SECRET."""
@@ -390,4 +452,23 @@ def _load(env: Mapping[str, str]) -> Settings:
         raise ConfigError("DB_POOL_MIN must not exceed DB_POOL_MAX")
     if bool(settings.oidc_issuer) != bool(settings.oidc_client_id):
         raise ConfigError("OIDC_ISSUER and OIDC_CLIENT_ID must be set together")
+    if settings.password_reset_ttl > MAX_RESET_TTL:
+        raise ConfigError(f"PASSWORD_RESET_TTL must not exceed {MAX_RESET_TTL} seconds")
+    if settings.smtp_host and not settings.public_url:
+        raise ConfigError("PUBLIC_URL must be set when SMTP_HOST is: mails link to it")
+    if settings.email_verification_required and not settings.smtp_host:
+        raise ConfigError(
+            "EMAIL_VERIFICATION_REQUIRED needs SMTP_HOST: nobody could verify an address"
+        )
+    if bool(settings.smtp_username) != bool(settings.smtp_password):
+        raise ConfigError("SMTP_USERNAME and SMTP_PASSWORD must be set together")
+    if (
+        settings.smtp_tls == "NONE"
+        and settings.smtp_username
+        and settings.smtp_host not in LOOPBACK_HOSTS
+    ):
+        raise ConfigError(
+            "SMTP_TLS=NONE with SMTP_USERNAME would send the password in clear to "
+            f"{settings.smtp_host}; use STARTTLS or TLS (NONE is for a relay on loopback)"
+        )
     return settings

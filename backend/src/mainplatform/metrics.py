@@ -34,7 +34,27 @@ AuthEvent = Literal[
     "password_changed",
     "rate_limited",
     "token_rejected",
+    "password_reset_requested",
+    "password_reset",
+    "email_verification_requested",
+    "email_verified",
+    "account_token_rejected",
 ]
+
+# What a mail is about (the ``kind`` label of mainplatform_mail_sent_total).
+MailKind = Literal[
+    "verify_email",
+    "reset_password",
+    "reset_no_password",
+    "password_changed",
+    "email_changed",
+    "refresh_reuse",
+    "new_device",
+]
+# sent; retried (an attempt failed, another follows); failed (given up); skipped (nothing
+# to send any more: an unknown address, an address since verified or changed); dropped (the
+# outbox was full); disabled (mail is off: no SMTP_HOST).
+MailResult = Literal["sent", "retried", "failed", "skipped", "dropped", "disabled"]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -77,6 +97,18 @@ class Metrics:
             ["event"],
             registry=r,
         )
+        self.mail_sent = Counter(
+            "mainplatform_mail_sent_total",
+            "Mails by kind and outcome of a delivery attempt (or of queueing it).",
+            ["kind", "result"],
+            registry=r,
+        )
+        self.mail_outbox = Gauge(
+            "mainplatform_mail_outbox_pending",
+            "Mails waiting in the outbox (queued or waiting for a retry).",
+            multiprocess_mode="max",
+            registry=r,
+        )
         self.db_pool = Gauge(
             "mainplatform_db_pool_connections",
             "Database pool connections by state (size, idle, in_use, waiting clients).",
@@ -93,6 +125,9 @@ class Metrics:
         )
         for event in get_args(AuthEvent):  # every series exists from the start, at 0
             self.auth_events.labels(event)
+        for kind in get_args(MailKind):
+            for result in get_args(MailResult):
+                self.mail_sent.labels(kind, result)
         self._children: dict[tuple[str, str], tuple[Histogram, dict[int, Counter]]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -110,6 +145,9 @@ class Metrics:
 
     def auth(self, event: AuthEvent) -> None:
         self.auth_events.labels(event).inc()
+
+    def mail(self, kind: MailKind, result: MailResult) -> None:
+        self.mail_sent.labels(kind, result).inc()
 
     def pool_stats(self, stats: dict[str, int]) -> None:
         size = stats.get("pool_size", 0)

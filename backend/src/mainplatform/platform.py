@@ -18,6 +18,7 @@ from mainplatform.security.passwords import PasswordHasher
 from mainplatform.security.tokens import AccessTokens
 from mainplatform.services.accounts import Accounts
 from mainplatform.services.limits import Limits
+from mainplatform.services.mail import Mail
 from mainplatform.services.notes import NotesService
 from mainplatform.services.oidc import OIDCAccounts
 from mainplatform.services.sessions import Sessions
@@ -34,6 +35,7 @@ class Platform:
     tokens: AccessTokens
     metrics: Metrics
     limits: Limits
+    mail: Mail
     sessions: Sessions
     accounts: Accounts
     users: UsersService
@@ -67,9 +69,10 @@ def build(settings: Settings, metrics: Metrics) -> Platform:
         ttl=settings.access_token_ttl,
     )
     limits = Limits(settings, cache, metrics)
-    sessions = Sessions(settings, db, cache, tokens, limits, metrics)
+    mail = Mail(settings, db, metrics)
+    sessions = Sessions(settings, db, cache, tokens, limits, metrics, mail)
     hasher = PasswordHasher(settings.hash_concurrency)
-    accounts = Accounts(settings, db, hasher, sessions, limits, metrics)
+    accounts = Accounts(settings, db, hasher, sessions, limits, metrics, mail)
     platform = Platform(
         settings=settings,
         db=db,
@@ -77,9 +80,10 @@ def build(settings: Settings, metrics: Metrics) -> Platform:
         tokens=tokens,
         metrics=metrics,
         limits=limits,
+        mail=mail,
         sessions=sessions,
         accounts=accounts,
-        users=UsersService(db, accounts, sessions),
+        users=UsersService(db, accounts, sessions, mail),
         notes=NotesService(db),
     )
     if settings.oidc_enabled:

@@ -39,6 +39,28 @@ class ProfileUpdate(_In):
     current_password: Secret | UnsetType = UNSET
 
 
+class EmailRequest(_In):
+    email: Email
+
+
+Token = Annotated[str, Meta(min_length=1, max_length=128, description="The token of a link")]
+
+
+class PasswordReset(_In):
+    token: Token
+    new_password: Secret
+
+
+class EmailVerification(_In):
+    token: Token
+
+
+class Accepted(Struct, kw_only=True):
+    """The answer to asking for a mail: the same whether or not an account has the address."""
+
+    message: str
+
+
 class PasswordChange(_In):
     current_password: Secret
     new_password: Secret
@@ -67,6 +89,7 @@ class User(Struct, kw_only=True):
     disabled: bool
     created_at: datetime
     has_password: bool = True  # false for accounts made through the identity provider
+    email_verified: bool = False  # the address was proven (a link in a mail, or the IdP)
 
 
 class UserPage(Struct, kw_only=True):

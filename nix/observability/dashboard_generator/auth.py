@@ -1,5 +1,6 @@
 # ruff: noqa: E501  (long query strings and panel descriptions read better unwrapped)
-"""The Auth dashboard: sign-ins, refresh-token rotation and reuse, rate limits, account events."""
+"""The Auth dashboard: sign-ins, refresh-token rotation and reuse, rate limits, account events,
+password resets, e-mail verification and the mail they send."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ def count_in(event: str, window: str) -> str:
     return f"sum(increase({auth_event(event)}[{window}])) or vector(0)"
 
 
+def mail_sent(result: str) -> str:
+    return f'mainplatform_mail_sent_total{{{BACKEND},result=~"{result}"}}'
+
+
 def count_stat(
     title: str, description: str, event: str, window: str, thresholds: Steps | None = None
 ) -> Panel:
@@ -32,7 +37,7 @@ def board() -> Dashboard:
     return dashboard(
         "mainplatform-auth",
         "Main Platform / Auth",
-        "Sign-ins, refresh-token rotation and reuse, rate limiting, account events.",
+        "Sign-ins, refresh-token rotation and reuse, rate limiting, account events, password resets, e-mail verification and mail delivery.",
         [
             [
                 count_stat(
@@ -134,6 +139,72 @@ def board() -> Dashboard:
                         target(per_minute("logout"), "logout"),
                         target(per_minute("logout_all"), "logout all"),
                         target(per_minute("password_changed"), "password changed"),
+                    ],
+                ),
+            ],
+            [
+                count_stat(
+                    "Reset requests (1h)",
+                    "Password-reset mails asked for in the last hour (the same answer whether or not an account has the address). Alert PasswordResetSpike: more than 30 in 10 minutes.",
+                    "password_reset_requested",
+                    "1h",
+                    thresholds=[(None, "green"), (30, "orange"), (100, "red")],
+                ),
+                count_stat(
+                    "Passwords reset (24h)",
+                    "Passwords set with a reset link in the last day (each ended every session of its account).",
+                    "password_reset",
+                    "24h",
+                ),
+                count_stat(
+                    "Addresses verified (24h)",
+                    "E-mail addresses confirmed with a verification link in the last day.",
+                    "email_verified",
+                    "24h",
+                ),
+                count_stat(
+                    "Links refused (1h)",
+                    "Reset or verification tokens refused in the last hour: tampered, expired, used already or of another purpose.",
+                    "account_token_rejected",
+                    "1h",
+                    thresholds=[(None, "green"), (20, "orange")],
+                ),
+                stat(
+                    "Mails lost (24h)",
+                    "Mails given up (the relay refused for good, or MAIL_MAX_ATTEMPTS spent) or dropped (outbox full) in the last day. Alert MailDeliveryFailing.",
+                    [target(f"sum(increase({mail_sent('failed|dropped')}[24h])) or vector(0)")],
+                    thresholds=[(None, "green"), (1, "red")],
+                    decimals=0,
+                ),
+                stat(
+                    "Outbox",
+                    "Mails waiting to be sent now (queued or waiting for a retry). Alert MailOutboxBacklog: more than 50 for 15 minutes.",
+                    [target(f"max(mainplatform_mail_outbox_pending{{{BACKEND}}}) or vector(0)")],
+                    thresholds=[(None, "green"), (10, "orange"), (50, "red")],
+                    decimals=0,
+                ),
+            ],
+            [
+                timeseries(
+                    "Mail per minute by outcome",
+                    "Delivery attempts per minute: sent, retried (the relay was down or said try later), failed (given up), dropped (outbox full), skipped (nothing to send: unknown or already verified address).",
+                    [
+                        target(
+                            f"sum by (result) (rate({mail_sent('.+')}[5m])) * 60",
+                            "{{result}}",
+                        )
+                    ],
+                    stack=True,
+                ),
+                timeseries(
+                    "Resets and verifications per minute",
+                    "Reset and verification mails asked for, passwords reset, addresses verified and links refused, per minute.",
+                    [
+                        target(per_minute("password_reset_requested"), "reset asked"),
+                        target(per_minute("password_reset"), "password reset"),
+                        target(per_minute("email_verification_requested"), "verification asked"),
+                        target(per_minute("email_verified"), "verified"),
+                        target(per_minute("account_token_rejected"), "link refused"),
                     ],
                 ),
             ],

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from mainplatform.cli import cmd_serve
@@ -37,13 +39,24 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 def _backend_only(args: argparse.Namespace, state: Path) -> int:
     from mainplatform.db import migrate
-    from mainplatform_dev.services import Postgres, Redis, dev_secrets
+    from mainplatform_dev.services import Postgres, Redis, dev_secrets, free_port
+    from mainplatform_dev.stack import smtp_answers
 
     state.mkdir(parents=True, exist_ok=True)
     state.chmod(0o711)
     postgres = Postgres(state / "postgres")
     redis = Redis(state / "redis", persist=True)
+    mail_dir, smtp_port = state / "mail", free_port()
+    sink: subprocess.Popen[bytes] | None = None
     try:
+        sink = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "mainplatform_dev.mailsink", "--port", str(smtp_port),
+             "--dir", str(mail_dir)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not smtp_answers(smtp_port) and time.monotonic() < deadline:
+            time.sleep(0.05)
         print(f"starting PostgreSQL in {postgres.directory} ...", flush=True)
         postgres.start()
         print(f"starting Redis in {redis.directory} ...", flush=True)
@@ -57,11 +70,16 @@ def _backend_only(args: argparse.Namespace, state: Path) -> int:
                 "REDIS_URL": redis.url,
                 "COOKIE_SECURE": "false",
                 "JWT_SECRET": dev_secrets(state)["JWT_SECRET"],
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(smtp_port),
+                "SMTP_TLS": "NONE",
+                "PUBLIC_URL": f"http://127.0.0.1:{args.port}",
             }
         )
         print(
             f"\nMain Platform API on http://127.0.0.1:{args.port}/api  (metrics: /metrics)\n"
             f"PostgreSQL {database_url}\nRedis {redis.url}\nstate: {state}\n"
+            f"mail: {mail_dir}/*.eml (no frontend here: the links in them need the full stack)\n"
             "Ctrl-C stops everything; the data stays for the next run.\n",
             flush=True,
         )
@@ -72,6 +90,9 @@ def _backend_only(args: argparse.Namespace, state: Path) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        if sink is not None:
+            sink.terminate()
+            sink.wait(5)
         redis.stop()
         postgres.stop()
 

@@ -5,8 +5,11 @@ Every port, route, middleware and scrape target comes from ``nix/lib`` (rendered
 waits for each to be ready, and stops them all on Ctrl-C. State (databases, secrets, logs)
 lives in one directory and survives restarts.
 
-    PostgreSQL, Redis → migrations → backend (2 workers) → nginx (frontend) → Traefik
-    → exporters (when installed) → Prometheus → Grafana (when installed)
+    PostgreSQL, Redis → migrations → mail sink → backend (2 workers) → nginx (frontend)
+    → Traefik → exporters (when installed) → Prometheus → Grafana (when installed)
+
+The backend's mail goes to a local SMTP sink (``mainplatform_dev.mailsink``) that keeps
+every mail as an ``.eml`` file in ``<state>/mail``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -126,6 +130,15 @@ DATABASE = "mainplatform"
 
 def answers(url: str) -> Probe:
     return lambda: http_ok(url)
+
+
+def smtp_answers(port: int) -> bool:
+    """An SMTP server on 127.0.0.1:``port`` greets (220)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+            return sock.recv(3) == b"220"
+    except OSError:
+        return False
 
 
 def http_ok(url: str, timeout: float = 1.0) -> bool:
@@ -275,6 +288,7 @@ class Stack:
     config: dict[str, Any] = field(default_factory=dict)
     database_url: str = ""
     launcher: Launcher | None = None
+    smtp_port: int = 0  # the mail sink's; a free one is picked at start
 
     # -- public ------------------------------------------------------------------------
 
@@ -336,12 +350,18 @@ class Stack:
         lines += [
             f"  PostgreSQL  {self.database_url}",
             f"  Redis       redis://127.0.0.1:{p['redis']}/0",
+            f"  mail        {self.mail_dir}/*.eml  (what the backend sent; SMTP sink on"
+            f" 127.0.0.1:{self.smtp_port})",
             f"  state       {self.state}",
             f"  logs        {self.state / 'logs'}",
         ]
         return "\n".join(lines)
 
     # -- wiring ------------------------------------------------------------------------
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.state / "mail"
 
     def _configure(self) -> None:
         defaults = render(self.root, {"mode": "local"}, self._nginx_args())["settings"]["ports"]
@@ -410,7 +430,9 @@ class Stack:
         self.postgres = Postgres(self.state / "postgres", port=self.port("postgres"))
         self.redis = Redis(self.state / "redis", port=self.port("redis"), persist=True)
         self.database_url = self.postgres.url_for(DATABASE)
-        table = [self._postgres(), self._redis(), self._migrations(), self._backend()]
+        self.smtp_port = self.smtp_port or free_port()
+        table = [self._postgres(), self._redis(), self._migrations(), self._mail_sink()]
+        table.append(self._backend())
         table += [self._nginx(), self._traefik(), *self._exporters(), self._prometheus()]
         grafana = self._grafana()
         return [*table, grafana] if grafana is not None else table
@@ -442,6 +464,23 @@ class Stack:
 
         return Unit("migrations", after=("postgres",), start=start)
 
+    def _mail_sink(self) -> Unit:
+        port = self.smtp_port
+        return Unit(
+            "mail-sink",
+            command=(
+                sys.executable,
+                "-m",
+                "mainplatform_dev.mailsink",
+                "--port",
+                str(port),
+                "--dir",
+                str(self.mail_dir),
+            ),
+            dirs=(self.mail_dir,),
+            ready=lambda: smtp_answers(port),
+        )
+
     def _backend(self) -> Unit:
         port = self.port("backend")
         # Handed over as on a NixOS host: HOST, PORT and WORKERS in the environment.
@@ -456,11 +495,16 @@ class Stack:
             "COOKIE_SECURE": "false",  # plain HTTP on loopback
             "TRUSTED_PROXIES": "127.0.0.1",  # Traefik
             "PROMETHEUS_MULTIPROC_DIR": str(self.state / "backend-metrics"),
+            # Mail: plain SMTP to the sink on loopback; links point at Traefik's entrypoint.
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp_port),
+            "SMTP_TLS": "NONE",
+            "PUBLIC_URL": self.url,
             **self.backend_env,
         }
         return Unit(
             "backend",
-            after=("migrations", "redis"),
+            after=("migrations", "redis", "mail-sink"),
             command=command,
             env=env,
             ready=answers(f"http://127.0.0.1:{port}/api/ready"),

@@ -14,7 +14,7 @@ from mainplatform.api.common import (
     authenticated,
     bearer,
     check_origin,
-    ip,
+    client,
     json,
     platform,
     require_json_type,
@@ -65,7 +65,7 @@ def session_response(request: Request, session: Session, *, include_refresh: boo
 @operation("POST", "/api/auth/register", "Create an account", tag="auth", status=201)
 async def register(call: Call[schemas.Credentials]) -> schemas.User:
     return await call.platform.accounts.register(
-        call.body.email, call.body.password, ip(call.request)
+        call.body.email, call.body.password, client(call.request)
     )
 
 
@@ -79,7 +79,7 @@ async def register(call: Call[schemas.Credentials]) -> schemas.User:
 async def login(call: Call[schemas.Credentials]) -> Response:
     request = call.request
     session = await call.platform.accounts.login(
-        call.body.email, call.body.password, ip(request), request.cookies.get(DEVICE_COOKIE)
+        call.body.email, call.body.password, client(request), request.cookies.get(DEVICE_COOKIE)
     )
     response = session_response(request, session, include_refresh=False)
     if session.device_cookie is not None:
@@ -115,7 +115,7 @@ async def refresh(call: Call[schemas.RefreshRequest | None]) -> Response:
     if not token:
         raise Unauthorized("No refresh token was sent.", code="invalid_refresh_token")
     try:
-        session = await call.platform.sessions.refresh(token, ip(request))
+        session = await call.platform.sessions.refresh(token, client(request))
     except Unauthorized as exc:
         response = json(exc.body(), status=exc.status, headers=exc.headers)
         clear_refresh_cookie(request, response)

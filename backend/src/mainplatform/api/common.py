@@ -18,7 +18,7 @@ from mainplatform.errors import (
     UnsupportedMediaType,
 )
 from mainplatform.platform import Platform
-from mainplatform.security.client import client_ip
+from mainplatform.security.client import Client, client_ip
 from mainplatform.security.tokens import AccessClaims
 
 T = TypeVar("T", bound=msgspec.Struct)
@@ -92,6 +92,11 @@ def ip(request: Request) -> str:
         )
         request.scope["mainplatform.client_ip"] = cached
     return cached
+
+
+def client(request: Request) -> Client:
+    """The caller's IP and User-Agent, for the security notices."""
+    return Client(ip(request), request.headers.get("user-agent", ""))
 
 
 def bearer(request: Request) -> str | None:

@@ -6,12 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mainplatform.api import admin, auth, notes, oidc, system, users
+from mainplatform.api import admin, auth, notes, oidc, recovery, system, users
 from mainplatform.api.common import json
 from mainplatform.api.openapi import build_spec
 from mainplatform.api.operations import collect
 
-OPERATIONS = collect([system, auth, oidc, users, admin, notes])
+OPERATIONS = collect([system, auth, recovery, oidc, users, admin, notes])
 
 
 def routes() -> list[Route]:

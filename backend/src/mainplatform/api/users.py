@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mainplatform import schemas
+from mainplatform.api.common import client
 from mainplatform.api.operations import Call, operation
 
 
@@ -13,7 +14,7 @@ async def me(call: Call[None]) -> schemas.User:
 
 @operation("PATCH", "/api/users/me", "Change display name or e-mail", tag="users", auth="user")
 async def update_me(call: Call[schemas.ProfileUpdate]) -> schemas.User:
-    return await call.platform.users.update_me(call.user.user_id, call.body)
+    return await call.platform.users.update_me(call.user.user_id, call.body, client(call.request))
 
 
 @operation(
@@ -26,5 +27,5 @@ async def update_me(call: Call[schemas.ProfileUpdate]) -> schemas.User:
 )
 async def change_password(call: Call[schemas.PasswordChange]) -> None:
     await call.platform.accounts.change_password(
-        call.user, call.body.current_password, call.body.new_password
+        call.user, call.body.current_password, call.body.new_password, client(call.request)
     )

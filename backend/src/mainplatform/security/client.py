@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+MAX_USER_AGENT = 200  # characters of the User-Agent a security notice quotes
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Where a request came from, as a security notice tells it."""
+
+    ip: str
+    user_agent: str = ""
+
+    def params(self) -> dict[str, str]:
+        return {"ip": self.ip, "user_agent": self.user_agent[:MAX_USER_AGENT]}
 
 
 def _parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -188,5 +188,18 @@ def successor_token(key: bytes, token: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+def hash_token(token: str) -> bytes:
+    """What is stored of an opaque token (refresh, reset, verification): its SHA-256."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).digest()
+
+
 def hash_refresh_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
+    return hash_token(token)
+
+
+ACCOUNT_TOKEN_BYTES = 32  # 256 bits, like a refresh token
+
+
+def new_account_token() -> str:
+    """A password-reset or e-mail verification token (43 URL-safe characters)."""
+    return secrets.token_urlsafe(ACCOUNT_TOKEN_BYTES)

@@ -1,11 +1,12 @@
-"""Accounts: e-mail rules, the user row as the API shows it, registration, sign-in and
-passwords."""
+"""Accounts: e-mail rules, the user row as the API shows it, registration, sign-in,
+passwords, and the two flows by mail: password reset and e-mail verification."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from psycopg import errors
 
@@ -14,17 +15,21 @@ from mainplatform.config import Settings
 from mainplatform.db import Database, typed
 from mainplatform.errors import Conflict, Forbidden, Unauthorized, account_gone
 from mainplatform.metrics import Metrics
+from mainplatform.security.client import Client
 from mainplatform.security.devices import DeviceCookies
 from mainplatform.security.passwords import PasswordHasher, policy_violation
 from mainplatform.security.tokens import AccessClaims
+from mainplatform.services import account_tokens
 from mainplatform.services.limits import Limits
+from mainplatform.services.mail import Mail
 from mainplatform.services.sessions import Session, Sessions
 
 _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f.]+(\.[^@\s\x00-\x1f\x7f.]+)+")
 
 USER_COLUMNS = (
     "id, email, display_name, role, disabled, created_at,"
-    " (password_hash IS NOT NULL) AS has_password"
+    " (password_hash IS NOT NULL) AS has_password,"
+    " (email_verified_at IS NOT NULL) AS email_verified"
 )
 
 
@@ -49,6 +54,7 @@ class PasswordRow:
     email: str
     password_hash: str | None
     disabled: bool
+    email_verified: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +65,19 @@ class StatusRow:
     disabled: bool
 
 
-SELECT_SIGN_IN = "SELECT id, email, password_hash, disabled FROM users"
+SELECT_SIGN_IN = (
+    "SELECT id, email, password_hash, disabled,"
+    " (email_verified_at IS NOT NULL) AS email_verified FROM users"
+)
 
 NO_PASSWORD = "This account signs in through the identity provider and has no password here."  # noqa: S105
+NOT_VERIFIED = (
+    "Confirm your e-mail address first: open the link we sent to it, or ask for a new one."
+)
+MAIL_ON_ITS_WAY = (
+    "If an account uses this address, a mail with a link is on its way to it. "
+    "It can take a few minutes; look in the spam folder too."
+)
 
 
 class Accounts:
@@ -75,7 +91,9 @@ class Accounts:
         sessions: Sessions,
         limits: Limits,
         metrics: Metrics,
+        mail: Mail,
     ) -> None:
+        self.mail = mail
         self.settings = settings
         self.db = db
         self.hasher = hasher
@@ -84,8 +102,8 @@ class Accounts:
         self.metrics = metrics
         self.devices = DeviceCookies(settings.jwt_secret)
 
-    async def register(self, email: str, password: str, ip: str) -> schemas.User:
-        await self.limits.charge(*self.limits.register(ip))
+    async def register(self, email: str, password: str, client: Client) -> schemas.User:
+        await self.limits.charge(*self.limits.register(client.ip))
         email = normalize_email(email)
         if problem := email_problem(email):
             raise schemas.field_error("email", problem)
@@ -95,7 +113,7 @@ class Accounts:
             raise schemas.field_error("password", reason)
         password_hash = await self.hasher.hash(password)
         try:
-            async with self.db.connection() as conn:
+            async with self.db.transaction() as conn:
                 cur = typed(conn, schemas.User)
                 await cur.execute(
                     f"INSERT INTO users (email, password_hash) VALUES (%s, %s) "
@@ -103,6 +121,8 @@ class Accounts:
                     (email, password_hash),
                 )
                 row = await cur.fetchone()
+                assert row is not None
+                await self.mail.enqueue(conn, "verify_email", email, user_id=row.id)
         except errors.UniqueViolation:
             raise Conflict(
                 "An account with this e-mail address already exists.", code="email_taken"
@@ -112,13 +132,14 @@ class Accounts:
         return row
 
     async def login(
-        self, email: str, password: str, ip: str, device_cookie: str | None = None
+        self, email: str, password: str, client: Client, device_cookie: str | None = None
     ) -> Session:
         """Check the password (budgets: ``Limits.login``) and start a session; a client
-        without a device cookie for this account gets one."""
+        without a device cookie for this account gets one (and, if the account signed in
+        before, its owner a notice)."""
         email = normalize_email(email)
         device = self.devices.device(device_cookie, email)
-        await self.limits.charge(*self.limits.login(email, ip, device))
+        await self.limits.charge(*self.limits.login(email, client.ip, device))
         async with self.db.connection() as conn:
             cur = typed(conn, PasswordRow)
             await cur.execute(f"{SELECT_SIGN_IN} WHERE lower(email) = lower(%s)", (email,))
@@ -130,6 +151,11 @@ class Accounts:
         if row.disabled:
             self.metrics.auth("login_failure")
             raise Forbidden("This account is disabled.", code="account_disabled")
+        if self.settings.email_verification_required and not row.email_verified:
+            self.metrics.auth("login_failure")
+            raise Forbidden(NOT_VERIFIED, code="email_not_verified")
+        if device is None and self.settings.notify_new_device:
+            await self._notify_new_device(row, client)
         if self.hasher.needs_rehash(row.password_hash):
             new_hash = await self.hasher.hash(password)
             async with self.db.connection() as conn:
@@ -142,7 +168,21 @@ class Accounts:
             session = replace(session, device_cookie=self.devices.issue(email))
         return session
 
-    async def change_password(self, access: AccessClaims, current: str, new: str) -> None:
+    async def _notify_new_device(self, row: PasswordRow, client: Client) -> None:
+        """A notice of a sign-in from a browser without this account's device cookie,
+        unless it is the account's first sign-in (right after registering)."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "SELECT 1 FROM refresh_families WHERE user_id = %s LIMIT 1", (row.id,)
+            )
+            if await cur.fetchone() is not None:
+                await self.mail.enqueue(
+                    conn, "new_device", row.email, user_id=row.id, params=client.params()
+                )
+
+    async def change_password(
+        self, access: AccessClaims, current: str, new: str, client: Client
+    ) -> None:
         row = await self._password_row(access.user_id)
         if row is None:
             raise account_gone()
@@ -167,8 +207,87 @@ class Accounts:
             sids = await self.sessions.end_all(
                 conn, access.user_id, "password_change", keep=access.sid
             )
+            await account_tokens.revoke(conn, access.user_id, "reset_password")
+            await self.mail.enqueue(
+                conn, "password_changed", row.email, user_id=row.id, params=client.params()
+            )
         await self.sessions.deny(sids)
         self.metrics.auth("password_changed")
+
+    # -- by mail: password reset and address verification --------------------------------
+
+    async def request_mail(
+        self, kind: Literal["reset_password", "verify_email"], email: str, client: Client
+    ) -> schemas.Accepted:
+        """Queue a reset or verification mail for an address. The same work and the same
+        answer whether or not an account has it: the delivery worker looks the account up
+        later (and sends nothing for an unknown or already verified address)."""
+        email = normalize_email(email)
+        await self.limits.charge(*self.limits.mail(email, client.ip))
+        if problem := email_problem(email):
+            raise schemas.field_error("email", problem)
+        async with self.db.transaction() as conn:
+            await self.mail.enqueue(conn, kind, email, params=client.params())
+        self.metrics.auth(
+            "password_reset_requested"
+            if kind == "reset_password"
+            else "email_verification_requested"
+        )
+        return schemas.Accepted(message=MAIL_ON_ITS_WAY)
+
+    async def reset_password(self, token: str, new: str, client: Client) -> None:
+        """Set a new password with a reset link's token: once, for the address the link was
+        sent to; every session of the account ends."""
+        async with self.db.connection() as conn:
+            found = await account_tokens.peek(conn, "reset_password", token)
+        if found is None:
+            self.metrics.auth("account_token_rejected")
+            raise account_tokens.invalid("reset_password")
+        # The policy first: a refused password leaves the link usable.
+        if reason := policy_violation(
+            new, min_length=self.settings.password_min_length, email=found.email
+        ):
+            raise schemas.field_error("new_password", reason)
+        new_hash = await self.hasher.hash(new)
+        async with self.db.transaction() as conn:
+            used = await account_tokens.use(conn, "reset_password", token)
+            cur = await conn.execute(
+                "UPDATE users SET password_hash = %s, tokens_valid_after = now(),"
+                " email_verified_at = coalesce(email_verified_at, now()), updated_at = now()"
+                " WHERE id = %s AND lower(email) = lower(%s) AND NOT disabled RETURNING email",
+                (new_hash, used.user_id if used else None, used.email if used else ""),
+            )
+            user = await cur.fetchone()
+            if used is None or user is None:  # used meanwhile, or the address changed
+                self.metrics.auth("account_token_rejected")
+                raise account_tokens.invalid("reset_password")
+            sids = await self.sessions.end_all(conn, used.user_id, "password_change")
+            await account_tokens.revoke(conn, used.user_id, "reset_password")
+            await self.mail.enqueue(
+                conn,
+                "password_changed",
+                user["email"],
+                user_id=used.user_id,
+                params=client.params(),
+            )
+        await self.sessions.cut_off(used.user_id, sids)
+        self.metrics.auth("password_reset")
+
+    async def verify_email(self, token: str) -> None:
+        """Mark the address verified with a verification link's token: once, and only while
+        the account still has the address the link was sent to."""
+        async with self.db.transaction() as conn:
+            used = await account_tokens.use(conn, "verify_email", token)
+            cur = await conn.execute(
+                "UPDATE users SET email_verified_at = now(), updated_at = now()"
+                " WHERE id = %s AND lower(email) = lower(%s) AND email_verified_at IS NULL"
+                " RETURNING id",
+                (used.user_id if used else None, used.email if used else ""),
+            )
+            if used is None or await cur.fetchone() is None:
+                self.metrics.auth("account_token_rejected")
+                raise account_tokens.invalid("verify_email")
+        self.metrics.auth("email_verified")
 
     async def verify_password(self, user_id: int, password: str) -> bool:
         row = await self._password_row(user_id)

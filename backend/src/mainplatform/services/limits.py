@@ -35,6 +35,15 @@ class Limits:
             self.ip(ip),
         ]
 
+    def mail(self, email: str, ip: str) -> list[Limit]:
+        """Asking for a reset or verification mail: per address (whether or not an account
+        has it, so the answer tells nothing), per client IP, and the IP's general budget."""
+        return [
+            Limit(limit_key("mail-address", email.lower()), self.settings.rate_limit_mail_address),
+            Limit(limit_key("mail-ip", ip), self.settings.rate_limit_mail_ip),
+            self.ip(ip),
+        ]
+
     def login(self, email: str, ip: str, device: str | None) -> list[Limit]:
         """A sign-in attempt is charged to its IP, and to the device that signed in to this
         account before (its device cookie) or, without one, to the account's budget for

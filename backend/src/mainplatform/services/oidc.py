@@ -45,8 +45,10 @@ class OIDCAccounts:
                     )
                 row = await (
                     await typed(conn, StatusRow).execute(
-                        "INSERT INTO users (email, display_name) VALUES (%s, %s)"
-                        " ON CONFLICT (lower(email)) DO UPDATE SET updated_at = users.updated_at"
+                        # The provider verified the address: so is the account's.
+                        "INSERT INTO users (email, display_name, email_verified_at)"
+                        " VALUES (%s, %s, now()) ON CONFLICT (lower(email)) DO UPDATE"
+                        " SET email_verified_at = coalesce(users.email_verified_at, now())"
                         " RETURNING id, disabled",
                         (email, str(claims.get("name") or "")[:100]),
                     )

@@ -20,6 +20,7 @@ from mainplatform.config import Settings
 from mainplatform.db import Database
 from mainplatform.errors import RateLimited, Unauthorized
 from mainplatform.metrics import Metrics
+from mainplatform.security.client import Client
 from mainplatform.security.tokens import (
     AccessClaims,
     AccessTokens,
@@ -30,6 +31,7 @@ from mainplatform.security.tokens import (
     successor_token,
 )
 from mainplatform.services.limits import Limits
+from mainplatform.services.mail import Mail
 
 log = logging.getLogger("mainplatform.auth")
 
@@ -106,7 +108,9 @@ class Sessions:
         tokens: AccessTokens,
         limits: Limits,
         metrics: Metrics,
+        mail: Mail,
     ) -> None:
+        self.mail = mail
         self.settings = settings
         self.db = db
         self.cache = cache
@@ -200,9 +204,9 @@ class Sessions:
 
     # -- refresh rotation ----------------------------------------------------------------
 
-    async def refresh(self, token: str, ip: str) -> Session:
-        await self.limits.charge(self.limits.ip(ip))
-        rotation = await self._rotate(token)
+    async def refresh(self, token: str, client: Client) -> Session:
+        await self.limits.charge(self.limits.ip(client.ip))
+        rotation = await self._rotate(token, client)
         state = rotation.state
         if rotation.outcome is Outcome.REUSED and state is not None:
             await self.deny([str(state.family_id)])
@@ -226,7 +230,7 @@ class Sessions:
             state.user_id, str(state.family_id), rotation.successor, state.family_seconds_left
         )
 
-    async def _rotate(self, token: str) -> Rotation:
+    async def _rotate(self, token: str, client: Client) -> Rotation:
         """One transaction: lock the token and its family, then rotate or revoke.
 
         A token presented again within ``refresh_reuse_grace`` seconds of its rotation, while
@@ -255,6 +259,7 @@ class Sessions:
                     if await cur2.fetchone() is not None:
                         return Rotation(Outcome.RETRIED, state, successor)
                 await self._revoke_family(conn, state.family_id, "reuse")
+                await self._notify_reuse(conn, state.user_id, client)
                 return Rotation(Outcome.REUSED, state)
             if state.expired or state.idle_expired or state.disabled:
                 return Rotation(Outcome.EXPIRED, state)
@@ -268,6 +273,17 @@ class Sessions:
                 (hash_refresh_token(successor), state.family_id, state.id, idle, state.family_id),
             )
             return Rotation(Outcome.ROTATED, state, successor)
+
+    async def _notify_reuse(
+        self, conn: AsyncConnection[DictRow], user_id: int, client: Client
+    ) -> None:
+        """The security notice of a detected reuse, in the transaction that revokes."""
+        cur = await conn.execute("SELECT email FROM users WHERE id = %s", (user_id,))
+        row = await cur.fetchone()
+        if row is not None:
+            await self.mail.enqueue(
+                conn, "refresh_reuse", row["email"], user_id=user_id, params=client.params()
+            )
 
     @staticmethod
     async def _revoke_family(

@@ -9,19 +9,23 @@ from mainplatform import schemas
 from mainplatform.db import Database, typed
 from mainplatform.errors import Conflict, Forbidden, NotFound, account_gone
 from mainplatform.paging import USERS
+from mainplatform.security.client import Client
+from mainplatform.services import account_tokens
 from mainplatform.services.accounts import (
     USER_COLUMNS,
     Accounts,
     email_problem,
     normalize_email,
 )
+from mainplatform.services.mail import Mail
 from mainplatform.services.sessions import Sessions
 
 SELECT_USER = f"SELECT {USER_COLUMNS} FROM users WHERE id = %s"
 
 
 class UsersService:
-    def __init__(self, db: Database, accounts: Accounts, sessions: Sessions) -> None:
+    def __init__(self, db: Database, accounts: Accounts, sessions: Sessions, mail: Mail) -> None:
+        self.mail = mail
         self.db = db
         self.accounts = accounts
         self.sessions = sessions
@@ -36,7 +40,11 @@ class UsersService:
             raise account_gone()
         return row
 
-    async def update_me(self, user_id: int, data: schemas.ProfileUpdate) -> schemas.User:
+    async def update_me(
+        self, user_id: int, data: schemas.ProfileUpdate, client: Client
+    ) -> schemas.User:
+        """A new address starts unverified: a verification link goes to it, a notice to
+        the old one, and the links sent to the old one stop working."""
         email = None
         if data.email is not UNSET:
             email = normalize_email(data.email)
@@ -50,15 +58,34 @@ class UsersService:
                 raise schemas.field_error("current_password", "The current password is wrong.")
         name = None if data.display_name is UNSET else data.display_name.strip()
         try:
-            async with self.db.connection() as conn:
+            async with self.db.transaction() as conn:
+                cur = await conn.execute(
+                    "SELECT email FROM users WHERE id = %s FOR UPDATE", (user_id,)
+                )
+                old = await cur.fetchone()
+                changed = (
+                    old is not None and email is not None and email.lower() != old["email"].lower()
+                )
                 row = await (
                     await typed(conn, schemas.User).execute(
                         "UPDATE users SET email = coalesce(%s, email),"
-                        " display_name = coalesce(%s, display_name), updated_at = now()"
+                        " display_name = coalesce(%s, display_name), updated_at = now(),"
+                        " email_verified_at = CASE WHEN %s THEN NULL ELSE email_verified_at END"
                         f" WHERE id = %s RETURNING {USER_COLUMNS}",
-                        (email, name, user_id),
+                        (email, name, changed, user_id),
                     )
                 ).fetchone()
+                if changed and old is not None and row is not None:
+                    await account_tokens.revoke(conn, user_id, "verify_email")
+                    await account_tokens.revoke(conn, user_id, "reset_password")
+                    await self.mail.enqueue(conn, "verify_email", row.email, user_id=user_id)
+                    await self.mail.enqueue(
+                        conn,
+                        "email_changed",
+                        old["email"],
+                        user_id=user_id,
+                        params={**client.params(), "new_email": row.email},
+                    )
         except errors.UniqueViolation:
             raise Conflict(
                 "An account with this e-mail address already exists.", code="email_taken"

@@ -17,7 +17,8 @@
  * The API's answers, as the backend's OpenAPI document describes them.
  * @typedef {{ field: string, message: string }} FieldError
  * @typedef {{ id: number, email: string, display_name: string, role: "user" | "admin",
- *   disabled: boolean, created_at: string, has_password?: boolean }} User
+ *   disabled: boolean, created_at: string, has_password?: boolean,
+ *   email_verified?: boolean }} User
  * @typedef {{ items: User[], next_cursor: string | null }} UserPage
  * @typedef {{ id: number, title: string, body: string, created_at: string,
  *   updated_at: string }} Note
@@ -28,6 +29,7 @@
  * @typedef {{ status: "ok", uptime: number, timestamp: string, version: string }} Health
  * @typedef {{ status: "ready" | "not_ready", checks: Record<string, string> }} Readiness
  * @typedef {{ name: string, version: string }} ApiInfo
+ * @typedef {{ message: string }} Accepted
  * @typedef {{ code: string, message: string, wasSignedIn: boolean }} SessionEnd
  * @typedef {"http" | "network" | "timeout" | "unavailable"} ErrorKind
  */
@@ -408,6 +410,31 @@ export async function logoutAll() {
   await call("POST", "/auth/logout-all");
   clearToken();
 }
+
+/**
+ * Ask for a password-reset link; the answer is the same whether or not an account exists.
+ * @param {string} email
+ * @returns {Promise<Accepted>}
+ */
+export const forgotPassword = (email) => open("POST", "/auth/password/forgot", { email });
+/**
+ * @param {string} token from the link in the mail
+ * @param {string} new_password
+ * @returns {Promise<null>}
+ */
+export const resetPassword = (token, new_password) =>
+  open("POST", "/auth/password/reset", { token, new_password });
+/**
+ * Ask for a new verification link for an address (same answer whatever the address).
+ * @param {string} email
+ * @returns {Promise<Accepted>}
+ */
+export const requestVerification = (email) => open("POST", "/auth/email/verify/request", { email });
+/**
+ * @param {string} token from the link in the mail
+ * @returns {Promise<null>}
+ */
+export const verifyEmail = (token) => open("POST", "/auth/email/verify", { token });
 
 /** @returns {Promise<User>} */
 export const me = () => call("GET", "/users/me");

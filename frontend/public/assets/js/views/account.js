@@ -89,6 +89,7 @@ function emailCard(user) {
   const messages = h("div", { class: "form-messages" });
   const save = h("button", { type: "submit", class: "primary" }, "Change e-mail address");
   const form = h("form", { novalidate: true }, email.wrap, current.wrap, messages, h("div", { class: "actions" }, save));
+  let state = verification(user);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const missing = [];
@@ -104,7 +105,10 @@ function emailCard(user) {
         document.querySelectorAll(".account-email").forEach((el) => {
           el.textContent = updated.email;
         });
-        showMessage(messages, `Your e-mail address is now ${updated.email}. Use it to sign in.`, "success");
+        const fresh = verification(updated);
+        state.replaceWith(fresh);
+        state = fresh;
+        showMessage(messages, `Your e-mail address is now ${updated.email}. Use it to sign in. We sent a link to it to confirm it, and told your old address about the change.`, "success");
       } catch (caught) {
         const err = api.apiError(caught);
         if (err.code === "email_taken") err.fields = [{ field: "email", message: err.message }];
@@ -112,7 +116,36 @@ function emailCard(user) {
       }
     });
   });
-  return card("E-mail address", `You sign in with ${user.email}. To change it, confirm with your password.`, form);
+  return card("E-mail address", `You sign in with ${user.email}. To change it, confirm with your password.`, state, form);
+}
+
+/**
+ * Whether the address is confirmed, and (when not) a button for a new link.
+ * @param {User} user
+ */
+function verification(user) {
+  if (user.email_verified) {
+    return h("p", { class: "verified-state" }, h("span", { class: "badge badge-verified" }, "Verified"), " This address is confirmed.");
+  }
+  const area = h("div", { class: "form-messages" });
+  const send = h("button", { type: "button", class: "secondary" }, "Send a confirmation link");
+  send.addEventListener("click", () =>
+    busy(send, "Sending…", async () => {
+      try {
+        await api.requestVerification(user.email);
+        showMessage(area, `We sent a link to ${user.email}. Open it to confirm the address.`, "success");
+      } catch (err) {
+        showError(api.apiError(err), {}, area);
+      }
+    }),
+  );
+  return h(
+    "div",
+    { class: "verified-state" },
+    h("p", {}, h("span", { class: "badge badge-unverified" }, "Not verified"), " This address is not confirmed yet. Open the link we sent to it, or ask for a new one."),
+    send,
+    area,
+  );
 }
 
 /** @param {User} user */

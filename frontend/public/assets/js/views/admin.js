@@ -88,6 +88,9 @@ export function adminView(ctx) {
         { scope: "row", "data-label": "User" },
         h("span", { class: "user-email" }, user.email),
         self ? h("span", { class: "badge badge-you" }, "You") : null,
+        user.email_verified
+          ? h("span", { class: "badge badge-verified", title: "The address was confirmed" }, "Verified")
+          : h("span", { class: "badge badge-unverified", title: "The address was never confirmed" }, "Not verified"),
         user.display_name ? h("span", { class: "user-name" }, user.display_name) : null,
       ),
       h("td", { "data-label": "Role" }, role),

@@ -52,6 +52,32 @@ function providerChoice() {
   return box;
 }
 
+/**
+ * The password was right but the address is not confirmed yet: say so, and offer a new link.
+ * @param {string} email
+ */
+function unverifiedNotice(email) {
+  const area = h("div", {});
+  const again = h("button", { type: "button", class: "secondary" }, "Send the link again");
+  again.addEventListener("click", () =>
+    busy(again, "Sending…", async () => {
+      try {
+        const { message } = await api.requestVerification(email);
+        showMessage(area, message, "success");
+      } catch (caught) {
+        showError(api.apiError(caught), {}, area);
+      }
+    }),
+  );
+  return h(
+    "div",
+    { class: "notice notice-warning", role: "alert" },
+    h("p", {}, "Please confirm your e-mail address first: open the link in the mail we sent you when you signed up."),
+    again,
+    area,
+  );
+}
+
 /** @type {import("../router.js").View} */
 export function signInView(ctx) {
   const email = field({
@@ -98,6 +124,11 @@ export function signInView(ctx) {
         await signIn(values.email, values.password);
       } catch (caught) {
         const err = api.apiError(caught);
+        if (err.code === "email_not_verified") {
+          showMessage(messages, null);
+          messages.append(unverifiedNotice(values.email));
+          return;
+        }
         showError(err, fields, messages);
         if (err.status === 401) {
           password.input.value = "";
@@ -116,6 +147,7 @@ export function signInView(ctx) {
     h("p", { class: "lead" }, "Welcome back. Sign in to see your notes."),
     ctx.flash,
     form,
+    h("p", { class: "forgot" }, h("a", { href: "/forgot-password" }, "Forgot your password?")),
     providerChoice(),
     h("p", { class: "switch" }, "New here? ", h("a", { href: "/register" }, "Create an account")),
   );
