@@ -94,6 +94,8 @@ let
     "prometheus"
     "prometheus-node-exporter"
     "prometheus-postgres-exporter"
+    "prometheus-alertmanager"
+    "pgbackrest"
     "prometheus-redis-exporter"
     "nginx"
     "mailcap"
