@@ -42,6 +42,16 @@ let
     full = pitr.fullCalendar;
     diff = pitr.diffCalendar;
   };
+  offsite = cfg.backup.offsite;
+  offsiteCredentials =
+    lib.optional (offsite.passwordFile != null) "restic_password:${offsite.passwordFile}"
+  ++ lib.optional (
+    offsite.accessKeyIdFile != null
+  ) "aws_access_key_id:${offsite.accessKeyIdFile}"
+  ++ lib.optional (
+    offsite.secretAccessKeyFile != null
+  ) "aws_secret_access_key:${offsite.secretAccessKeyFile}";
+
   textfileAccess = {
     SupplementaryGroups = [ names.textfileGroup ];
     ReadWritePaths = [ names.textfileDir ];
@@ -158,6 +168,65 @@ in
             OnCalendar = drill.calendar;
             Persistent = true;
             RandomizedDelaySec = "10m";
+          };
+        };
+      })
+
+      (lib.mkIf (cfg.backup.enable && cfg.backup.offsite.enable) {
+        # After each backup: its Redis snapshot and dumps, Grafana's database and
+        # Traefik's ACME store to the restic repository. As root (it reads three
+        # services' files), read-only but for its cache and staging directory.
+        systemd.services.${names.units.backup}.wants = [ "${names.units.offsite}.service" ];
+        systemd.services.${names.units.offsite} = {
+          description = "Main Platform off-host copy (restic)";
+          after = [ "${names.units.backup}.service" ];
+          path = [ pkgs.restic ] ++ lib.optional (offsite.options != [ ]) pkgs.openssh;
+          serviceConfig = mp.hardening // {
+            Type = "oneshot";
+            # Reads the other services' files; writes only where it may.
+            CapabilityBoundingSet = [ "CAP_DAC_READ_SEARCH" ];
+            AmbientCapabilities = [ "CAP_DAC_READ_SEARCH" ];
+            SupplementaryGroups = [ names.textfileGroup ];
+            StateDirectory = names.units.offsite;
+            StateDirectoryMode = "0700";
+            ReadWritePaths = [ names.textfileDir ];
+            LoadCredential = offsiteCredentials;
+            ExecStart = lib.escapeShellArgs (
+              [
+                mainplatform
+                "offsite"
+                "--repository"
+                offsite.repository
+                "--password-file"
+                "${names.credentialsDir names.units.offsite}/restic_password"
+                "--cache-dir"
+                "/var/lib/${names.units.offsite}/cache"
+              ]
+              ++ lib.concatMap (o: [
+                "--option"
+                o
+              ]) offsite.options
+              ++ [
+                "backup"
+                "--path"
+                cfg.backup.dir
+                "--path"
+                cfg.finalSettings.paths.acmeStorage
+                "--sqlite"
+                config.services.grafana.settings.database.path
+                "--stage"
+                "/var/lib/${names.units.offsite}/stage"
+                "--keep-daily"
+                (toString offsite.keepDaily)
+                "--keep-weekly"
+                (toString offsite.keepWeekly)
+                "--textfile-dir"
+                names.textfileDir
+              ]
+            );
+            Nice = 10;
+            IOSchedulingClass = "idle";
+            TimeoutStartSec = "6h";
           };
         };
       })

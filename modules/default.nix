@@ -418,6 +418,56 @@ in
         };
       };
 
+      offsite = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+          description = ''
+            Copy what pgBackRest does not cover off the host with restic
+            (`mainplatform offsite`, after each `mainplatform backup`): the Redis
+            snapshots and dumps in `backup.dir`, Grafana's SQLite database (copied
+            consistently first) and Traefik's ACME store.
+          '';
+        };
+        repository = mkOption {
+          type = types.str;
+          default = "";
+          example = "s3:https://NAMESPACE.compat.objectstorage.eu-frankfurt-1.oraclecloud.com/mainplatform-restic";
+          description = "restic repository: `s3:`, `sftp:user@host:/path`, `rest:` or a path.";
+        };
+        passwordFile = mkOption {
+          type = types.nullOr types.externalPath;
+          default = null;
+          description = "File holding the repository password (a credential; keep a copy off the host).";
+        };
+        accessKeyIdFile = mkOption {
+          type = types.nullOr types.externalPath;
+          default = null;
+          description = "s3: file holding the access key id (credential `aws_access_key_id`).";
+        };
+        secretAccessKeyFile = mkOption {
+          type = types.nullOr types.externalPath;
+          default = null;
+          description = "s3: file holding the secret key (credential `aws_secret_access_key`).";
+        };
+        options = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [ "sftp.command=ssh -i /root/.ssh/backup backup@host -s sftp" ];
+          description = "restic `-o key=value` options.";
+        };
+        keepDaily = mkOption {
+          type = types.ints.positive;
+          default = 7;
+          description = "Daily snapshots kept.";
+        };
+        keepWeekly = mkOption {
+          type = types.ints.positive;
+          default = 4;
+          description = "Weekly snapshots kept.";
+        };
+      };
+
       drill = {
         enable = mkOption {
           type = types.bool;
@@ -577,6 +627,12 @@ in
           || r.type != "sftp"
           || (r.host != null && r.sftpPrivateKeyFile != null && r.sftpHostFingerprint != null);
         message = "services.mainplatform.backup.pitr.repository: type sftp needs host, sftpPrivateKeyFile and sftpHostFingerprint.";
+      }
+      {
+        assertion =
+          !cfg.backup.offsite.enable
+          || (cfg.backup.offsite.repository != "" && cfg.backup.offsite.passwordFile != null);
+        message = "services.mainplatform.backup.offsite needs repository and passwordFile.";
       }
       {
         assertion = !cfg.backup.drill.enable || cfg.backup.pitr.enable;

@@ -32,6 +32,7 @@ let
       backup = "mainplatform-backup";
       secrets = "mainplatform-secrets";
       restoreDrill = "mainplatform-restore-drill";
+      offsite = "mainplatform-offsite";
     };
     # Owns textfileDir with write access for every unit that exports metrics
     # there (the backup units, pgBackRest's jobs, the restore drill).

@@ -193,3 +193,36 @@ def test_the_pgbackrest_wrapper_exports_only_the_credentials_it_finds(tmp_path: 
     # without credentials (a posix repository) it only runs the program
     bare = subprocess.run([str(wrapper), "x"], env=env, capture_output=True, text=True)
     assert bare.stdout.splitlines() == ["args: x"]
+
+
+def test_offsite_copies_with_restic_and_its_secrets_as_credentials(
+    nixpkgs: Path,  # noqa: F811
+) -> None:
+    r = host(
+        nixpkgs,
+        {
+            "backup": {
+                "offsite": {
+                    "enable": True,
+                    "repository": "s3:https://ns.compat.objectstorage.example/restic",
+                    "passwordFile": "/run/keys/restic-password",
+                    "accessKeyIdFile": "/run/keys/restic-key-id",
+                    "secretAccessKeyFile": "/run/keys/restic-secret",
+                }
+            }
+        },
+    )
+    assert r["assertions"] == []
+    unit = r["units"]["mainplatform-offsite.service"]
+    for line in (
+        "LoadCredential=restic_password:/run/keys/restic-password",
+        "LoadCredential=aws_access_key_id:/run/keys/restic-key-id",
+        "LoadCredential=aws_secret_access_key:/run/keys/restic-secret",
+    ):
+        assert line in unit
+    assert "--path /var/lib/mainplatform/backups --path /var/lib/traefik/acme.json" in unit
+    assert "--sqlite /var/lib/grafana/data/grafana.db" in unit
+    assert "After=mainplatform-backup.service" in unit
+    assert "Wants=mainplatform-offsite.service" in r["units"]["mainplatform-backup.service"]
+    missing = host(nixpkgs, {"backup": {"offsite": {"enable": True}}})["assertions"]
+    assert any("offsite needs repository and passwordFile" in m for m in missing)

@@ -96,6 +96,7 @@ let
     "prometheus-postgres-exporter"
     "prometheus-alertmanager"
     "pgbackrest"
+    "restic"
     "prometheus-redis-exporter"
     "nginx"
     "mailcap"

@@ -1,4 +1,4 @@
-"""``mainplatform``: serve, migrate, create-admin, backup, pitr, check-config, dev."""
+"""``mainplatform``: serve, migrate, create-admin, backup, pitr, offsite, check-config, dev."""
 
 from __future__ import annotations
 
@@ -155,6 +155,39 @@ def cmd_pitr(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_offsite(args: argparse.Namespace) -> int:
+    """restic: Redis dumps, Grafana's database and Traefik's ACME store off the host."""
+    from mainplatform import offsite
+
+    restic = offsite.Restic(
+        args.repository,
+        Path(args.password_file),
+        options=tuple(args.option),
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+    )
+    try:
+        if args.action == "backup":
+            snap = offsite.backup(
+                restic,
+                [Path(p) for p in args.path],
+                sqlite=[Path(p) for p in args.sqlite],
+                stage=Path(args.stage),
+                keep_daily=args.keep_daily,
+                keep_weekly=args.keep_weekly,
+                textfile_dir=Path(args.textfile_dir) if args.textfile_dir else None,
+            )
+            print(f"snapshot {snap.id}: {', '.join(snap.paths)}")
+        elif args.action == "check":
+            offsite.check(restic, read_data=not args.metadata_only)
+            print("repository checked: no errors")
+        else:
+            offsite.restore(restic, Path(args.target), args.snapshot)
+            print(f"restored {args.snapshot} under {args.target}")
+    except BackupError as exc:
+        return _fail(str(exc))
+    return 0
+
+
 def _read_password(path: str | None) -> str:
     if path:
         return Path(path).read_text(encoding="utf-8").rstrip("\n")
@@ -293,6 +326,26 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--tolerance-ratio", type=float, default=0.05)
     d.add_argument("--textfile-dir", help="write node_exporter's textfile metrics here")
     r.set_defaults(func=cmd_pitr)
+
+    o = sub.add_parser("offsite", help="restic: copy Redis, Grafana, ACME state off the host")
+    o.add_argument("--repository", required=True, help="restic repository (sftp:, s3:, path)")
+    o.add_argument("--password-file", required=True, help="the repository's password")
+    o.add_argument("--option", action="append", default=[], help="restic -o key=value")
+    o.add_argument("--cache-dir", help="restic's cache directory")
+    oa = o.add_subparsers(dest="action", required=True)
+    ob = oa.add_parser("backup", help="one snapshot, then forget --prune by count")
+    ob.add_argument("--path", action="append", default=[], help="a file or directory")
+    ob.add_argument("--sqlite", action="append", default=[], help="a SQLite database")
+    ob.add_argument("--stage", required=True, help="where SQLite copies are staged")
+    ob.add_argument("--keep-daily", type=int, default=7)
+    ob.add_argument("--keep-weekly", type=int, default=4)
+    ob.add_argument("--textfile-dir", help="write node_exporter's textfile metric here")
+    oc = oa.add_parser("check", help="restic check --read-data")
+    oc.add_argument("--metadata-only", action="store_true", help="skip reading every pack")
+    orr = oa.add_parser("restore", help="restore a snapshot under a directory")
+    orr.add_argument("--target", required=True)
+    orr.add_argument("--snapshot", default="latest")
+    o.set_defaults(func=cmd_offsite)
 
     c = sub.add_parser("check-config", help="validate the environment; print it, secrets masked")
     c.set_defaults(func=cmd_check_config)

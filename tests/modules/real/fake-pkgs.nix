@@ -174,6 +174,7 @@ let
     "prometheus-redis-exporter"
     "python3"
     "redis"
+    "restic"
     "remarshal"
     "remarshal_0_17"
     "shadow"
