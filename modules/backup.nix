@@ -176,6 +176,7 @@ in
         # After each backup: its Redis snapshot and dumps, Grafana's database and
         # Traefik's ACME store to the restic repository. As root (it reads three
         # services' files), read-only but for its cache and staging directory.
+        environment.systemPackages = [ pkgs.restic ]; # for restores by hand
         systemd.services.${names.units.backup}.wants = [ "${names.units.offsite}.service" ];
         systemd.services.${names.units.offsite} = {
           description = "Main Platform off-host copy (restic)";

@@ -166,7 +166,7 @@ def test_restore_to_a_point_in_time_has_only_what_came_before(
         if a.pgbr.prefix:
             pitr._chown_like_runner(a.pgbr.prefix, scratch)
         started = time.monotonic()
-        restore_s = pitr.restore(a.pgbr, scratch / "data", target_time=noted)
+        restore_s = pitr.restore(a.pgbr, scratch / "data", target_time=noted, archive=False)
         cluster = pitr.ScratchCluster(scratch / "data", prefix=a.pgbr.prefix, port=free_port())
         try:
             cluster.start(timeout=120)

@@ -172,14 +172,17 @@ def restore(
     *,
     target_time: str | None = None,
     label: str | None = None,
+    archive: bool = True,
 ) -> float:
     """Restore into `data_dir` (must be empty or absent): the newest backup and all archived
     WAL, or only up to `target_time` (PostgreSQL timestamp, e.g. '2026-01-02 03:04:05+00'),
     from backup set `label` when given. The cluster promotes itself once it has replayed
-    that far. Returns the seconds the restore took (not counting WAL replay at start)."""
+    that far. `archive=False` (a scratch copy) keeps the restored cluster from archiving
+    into the repository; a restored host keeps archiving. Returns the seconds the restore
+    took (not counting WAL replay at start)."""
     if data_dir.exists() and any(data_dir.iterdir()):
         raise BackupError(f"{data_dir} is not empty: restore into a fresh directory")
-    options = [f"--pg1-path={data_dir}", "--archive-mode=off"]
+    options = [f"--pg1-path={data_dir}"] + ([] if archive else ["--archive-mode=off"])
     if target_time is not None:
         options += ["--type=time", f"--target={target_time}", "--target-action=promote"]
     if label is not None:
@@ -354,7 +357,7 @@ def restore_drill(
         data = scratch / "data"
         if pgbr.prefix:
             _chown_like_runner(pgbr.prefix, scratch)
-        restore(pgbr, data)
+        restore(pgbr, data, archive=False)
         cluster = ScratchCluster(data, prefix=pgbr.prefix, port=port)
         try:
             cluster.start()
