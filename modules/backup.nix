@@ -72,6 +72,8 @@ in
           stanzas.${names.stanza} = {
             jobs = lib.mapAttrs (type: schedule: { inherit schedule type; }) jobs;
             settings.cmd = lib.mkForce pgbackrestExe;
+            # NixOS' PostgreSQL listens in /run/postgresql, not pgBackRest's default.
+            instances.localhost.socket-path = names.postgresSocketDir;
           };
         };
 

@@ -17,6 +17,7 @@ let
   tests = {
     vm-platform = pkgs.testers.runNixOSTest (import ./platform.nix { inherit common; });
     vm-hardening = pkgs.testers.runNixOSTest (import ./hardening.nix { inherit common; });
+    vm-recovery = pkgs.testers.runNixOSTest (import ./recovery.nix { inherit common; });
   };
 in
 tests

@@ -69,6 +69,7 @@ def test_wal_is_archived_through_pgbackrest(default_host: Any) -> None:
     assert "repo1-path=/var/lib/pgbackrest" in conf
     assert "repo1-retention-full=2" in conf and "repo1-retention-diff=7" in conf
     assert "pg1-path=/var/lib/postgresql/16" in conf
+    assert "pg1-socket-path=/run/postgresql" in conf
 
 
 def test_backup_timers_and_the_drill(default_host: Any) -> None:
