@@ -305,9 +305,12 @@ in
           type = types.ints.between 1 3600;
           default = 60;
           description = ''
-            PostgreSQL's `archive_timeout` in seconds: a WAL segment with writes
-            in it is archived at most this long after it was started, which bounds
-            the data lost with the host (RPO) while there are writes.
+            Seconds after which a WAL segment with writes in it is ended and
+            archived: PostgreSQL's `archive_timeout`, and the period of the
+            `mainplatform-wal-switch` timer (`pg_switch_wal()`), because
+            PostgreSQL alone was measured to wait for its next checkpoint (up to
+            `checkpoint_timeout`, 5 min). This bounds the data lost with the host
+            (RPO).
           '';
         };
         repository = {

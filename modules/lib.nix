@@ -33,6 +33,7 @@ let
       secrets = "mainplatform-secrets";
       restoreDrill = "mainplatform-restore-drill";
       offsite = "mainplatform-offsite";
+      walSwitch = "mainplatform-wal-switch";
     };
     # Owns textfileDir with write access for every unit that exports metrics
     # there (the backup units, pgBackRest's jobs, the restore drill).

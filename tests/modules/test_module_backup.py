@@ -65,6 +65,11 @@ def test_wal_is_archived_through_pgbackrest(default_host: Any) -> None:
     assert settings["wal_level"] == "replica"
     assert "archive-push" in settings["archive_command"]
     assert "--stanza=default" in settings["archive_command"]
+    switch = default_host["units"]["mainplatform-wal-switch.service"]
+    assert "pg_switch_wal()" in switch and "User=postgres" in switch
+    assert "ConditionPathExists=/run/postgresql/.s.PGSQL.5432" in switch
+    timer = default_host["timers"]["mainplatform-wal-switch"]["timerConfig"]
+    assert timer["OnUnitActiveSec"] == "60s"
     conf = default_host["pgbackrest"]
     assert "repo1-path=/var/lib/pgbackrest" in conf
     assert "repo1-retention-full=2" in conf and "repo1-retention-diff=7" in conf
