@@ -85,6 +85,28 @@ def test_the_rendered_configuration_passes_amtool(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("labels", "receiver"),
+    [
+        (["alertname=Watchdog", "severity=none"], "heartbeat"),
+        (["alertname=BackendDown", "severity=critical"], "critical"),
+        (["alertname=RestoreDrillFailed", "severity=warning"], "warning"),
+        (["alertname=Unlabelled"], "none"),
+    ],
+)
+def test_alertmanager_routes_by_severity(tmp_path: Path, labels: list[str], receiver: str) -> None:
+    """Alertmanager's own router (`amtool config routes test`) on the rendered config."""
+    amtool = require_program("amtool", why="apt-get install prometheus-alertmanager")
+    config = render({"mode": "local", "alerting": {"heartbeatUrl": "http://127.0.0.1:1/hb"}})
+    path = tmp_path / "am.yml"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    proc = subprocess.run(
+        [amtool, "config", "routes", "test", f"--config.file={path}", *labels],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert proc.stdout.strip() == receiver, proc.stdout + proc.stderr
+
+
 def test_email_needs_a_sender_and_a_server() -> None:
     from tests.support.nix import nix_eval_error
 
