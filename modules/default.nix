@@ -329,6 +329,279 @@ in
         default = "*-*-* 03:15:00";
         description = "systemd `OnCalendar=` of the backup timer.";
       };
+
+      pitr = {
+        enable = mkOption {
+          type = types.bool;
+          default = true;
+          description = ''
+            Point-in-time recovery with pgBackRest (nixpkgs' `services.pgbackrest`,
+            stanza `default`): PostgreSQL archives every WAL segment to the
+            repository (`archive_command`), full and differential backups run on
+            timers, and `mainplatform pitr` verifies and restores them.
+          '';
+        };
+        archiveTimeout = mkOption {
+          type = types.ints.between 1 3600;
+          default = 60;
+          description = ''
+            Seconds after which a WAL segment with writes in it is ended and
+            archived: PostgreSQL's `archive_timeout`, and the period of the
+            `mainplatform-wal-switch` timer (`pg_switch_wal()`), because
+            PostgreSQL alone was measured to wait for its next checkpoint (up to
+            `checkpoint_timeout`, 5 min). This bounds the data lost with the host
+            (RPO).
+          '';
+        };
+        repository = {
+          type = mkOption {
+            type = types.enum [
+              "posix"
+              "sftp"
+              "s3"
+            ];
+            default = "posix";
+            description = ''
+              Where backups and WAL go. `posix`: a directory (`path`); on this
+              host it does not survive the host: mount something else there, or
+              use `s3` (Oracle Object Storage's S3-compatible API) or `sftp`.
+            '';
+          };
+          path = mkOption {
+            type = types.str;
+            default = "/var/lib/pgbackrest";
+            description = "posix: the directory; sftp: the directory on the server; s3: the prefix in the bucket (e.g. `/mainplatform`).";
+          };
+          bucket = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            description = "s3: the bucket.";
+          };
+          endpoint = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            example = "NAMESPACE.compat.objectstorage.eu-frankfurt-1.oraclecloud.com";
+            description = "s3: the endpoint host name (Oracle: `<namespace>.compat.objectstorage.<region>.oraclecloud.com`).";
+          };
+          region = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            example = "eu-frankfurt-1";
+            description = "s3: the region.";
+          };
+          uriStyle = mkOption {
+            type = types.enum [
+              "host"
+              "path"
+            ];
+            default = "path";
+            description = "s3: bucket in the host name or in the path (Oracle's S3 API wants `path`).";
+          };
+          keyFile = mkOption {
+            type = types.nullOr types.externalPath;
+            default = null;
+            description = "s3: file holding the access key id (a credential, never in the store).";
+          };
+          keySecretFile = mkOption {
+            type = types.nullOr types.externalPath;
+            default = null;
+            description = "s3: file holding the secret key (a credential, never in the store).";
+          };
+          host = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            description = "sftp: the server (needs pgBackRest >= 2.46, which nixpkgs has).";
+          };
+          sftpUser = mkOption {
+            type = types.str;
+            default = "pgbackrest";
+            description = "sftp: the user on the server.";
+          };
+          sftpPrivateKeyFile = mkOption {
+            type = types.nullOr types.externalPath;
+            default = null;
+            description = "sftp: private key, readable by the pgbackrest and postgres users.";
+          };
+          sftpHostFingerprint = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+            description = "sftp: the server's host key fingerprint (SHA-1 hex, `ssh-keygen -l -E sha1`).";
+          };
+          cipherPassFile = mkOption {
+            type = types.nullOr types.externalPath;
+            default = null;
+            description = ''
+              File holding the passphrase that encrypts the repository
+              (aes-256-cbc); strongly advised for a repository off the host. Keep
+              a copy off the host too: without it the backups cannot be read.
+            '';
+          };
+        };
+        retention = {
+          full = mkOption {
+            type = types.ints.positive;
+            default = 2;
+            description = "Full backups kept (with the WAL to recover from the oldest).";
+          };
+          diff = mkOption {
+            type = types.ints.positive;
+            default = 7;
+            description = "Differential backups kept.";
+          };
+        };
+        fullCalendar = mkOption {
+          type = types.str;
+          default = "Sun *-*-* 02:00:00";
+          description = "systemd `OnCalendar=` of the full backup.";
+        };
+        diffCalendar = mkOption {
+          type = types.str;
+          default = "Mon..Sat *-*-* 02:00:00";
+          description = "systemd `OnCalendar=` of the differential backup.";
+        };
+      };
+
+      offsite = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+          description = ''
+            Copy what pgBackRest does not cover off the host with restic
+            (`mainplatform offsite`, after each `mainplatform backup`): the Redis
+            snapshots and dumps in `backup.dir`, Grafana's SQLite database (copied
+            consistently first) and Traefik's ACME store.
+          '';
+        };
+        repository = mkOption {
+          type = types.str;
+          default = "";
+          example = "s3:https://NAMESPACE.compat.objectstorage.eu-frankfurt-1.oraclecloud.com/mainplatform-restic";
+          description = "restic repository: `s3:`, `sftp:user@host:/path`, `rest:` or a path.";
+        };
+        passwordFile = mkOption {
+          type = types.nullOr types.externalPath;
+          default = null;
+          description = "File holding the repository password (a credential; keep a copy off the host).";
+        };
+        accessKeyIdFile = mkOption {
+          type = types.nullOr types.externalPath;
+          default = null;
+          description = "s3: file holding the access key id (credential `aws_access_key_id`).";
+        };
+        secretAccessKeyFile = mkOption {
+          type = types.nullOr types.externalPath;
+          default = null;
+          description = "s3: file holding the secret key (credential `aws_secret_access_key`).";
+        };
+        options = mkOption {
+          type = types.listOf types.str;
+          default = [ ];
+          example = [ "sftp.command=ssh -i /root/.ssh/backup backup@host -s sftp" ];
+          description = "restic `-o key=value` options.";
+        };
+        keepDaily = mkOption {
+          type = types.ints.positive;
+          default = 7;
+          description = "Daily snapshots kept.";
+        };
+        keepWeekly = mkOption {
+          type = types.ints.positive;
+          default = 4;
+          description = "Weekly snapshots kept.";
+        };
+      };
+
+      drill = {
+        enable = mkOption {
+          type = types.bool;
+          default = true;
+          description = ''
+            The daily restore drill (`mainplatform pitr drill`): verify the
+            repository, restore the newest backup and the archived WAL into a
+            scratch cluster, compare schema version and row counts with the live
+            database, drop it, export the result to node_exporter (alerts
+            RestoreNotVerified, RestoreDrillFailed).
+          '';
+        };
+        calendar = mkOption {
+          type = types.str;
+          default = "*-*-* 05:00:00";
+          description = "systemd `OnCalendar=` of the drill (after the backups).";
+        };
+        toleranceRows = mkOption {
+          type = types.ints.unsigned;
+          default = 10;
+          description = "Rows a restored table may differ from the live one by (writes since the last archived segment).";
+        };
+        tolerancePercent = mkOption {
+          type = types.ints.between 0 100;
+          default = 5;
+          description = "The same as a share of the live count; the larger of the two applies.";
+        };
+      };
+    };
+
+    alerting = {
+      enable = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Prometheus Alertmanager on loopback (nixpkgs' `services.prometheus.alertmanager`), configured by nix/lib.";
+      };
+      email = {
+        to = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "oncall@example.org";
+          description = "Who gets critical and warning alerts by e-mail (null: nobody).";
+        };
+        from = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "alerts@platform.example.org";
+          description = "The sender address.";
+        };
+        smarthost = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          example = "smtp.email.eu-frankfurt-1.oci.oraclecloud.com:587";
+          description = "The SMTP server, `host:port` (STARTTLS unless `requireTls` is off).";
+        };
+        username = mkOption {
+          type = types.nullOr types.str;
+          default = null;
+          description = "SMTP user name.";
+        };
+        passwordFile = mkOption {
+          type = types.nullOr types.externalPath;
+          default = null;
+          description = "File holding the SMTP password; handed to Alertmanager with `LoadCredential=`.";
+        };
+        requireTls = mkOption {
+          type = types.bool;
+          default = true;
+          description = "Insist on STARTTLS.";
+        };
+      };
+      webhookUrl = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "Also POST every critical and warning alert here (Alertmanager's webhook JSON). Ends up in the store.";
+      };
+      heartbeatUrl = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "https://hc-ping.com/<uuid>";
+        description = ''
+          The Watchdog alert (always firing) is POSTed here every
+          `heartbeatInterval`: a dead man's switch such as healthchecks.io
+          raises the alarm when it stops. Ends up in the store.
+        '';
+      };
+      heartbeatInterval = mkOption {
+        type = types.str;
+        default = "1m";
+        description = "How often the Watchdog is sent to `heartbeatUrl`.";
+      };
     };
 
     settings = mkOption {
@@ -363,13 +636,52 @@ in
 
   config = lib.mkIf cfg.enable {
     services.mainplatform.finalSettings = mp.hostSettings {
-      inherit (cfg) domain acmeEmail settings;
+      inherit (cfg) domain acmeEmail;
       acmeServer = cfg.tls.acmeServer;
+      settings = cfg.settings // {
+        alerting = mp.alertingSettings cfg.alerting;
+      };
       acmeStorage = "${config.services.traefik.dataDir}/acme.json";
       grafanaDashboards = "${../nix/observability/dashboards}";
     };
 
     assertions = [
+      {
+        assertion =
+          let
+            r = cfg.backup.pitr.repository;
+          in
+          !cfg.backup.pitr.enable
+          || r.type != "s3"
+          || (
+            r.bucket != null
+            && r.endpoint != null
+            && r.region != null
+            && r.keyFile != null
+            && r.keySecretFile != null
+          );
+        message = "services.mainplatform.backup.pitr.repository: type s3 needs bucket, endpoint, region, keyFile and keySecretFile.";
+      }
+      {
+        assertion =
+          let
+            r = cfg.backup.pitr.repository;
+          in
+          !cfg.backup.pitr.enable
+          || r.type != "sftp"
+          || (r.host != null && r.sftpPrivateKeyFile != null && r.sftpHostFingerprint != null);
+        message = "services.mainplatform.backup.pitr.repository: type sftp needs host, sftpPrivateKeyFile and sftpHostFingerprint.";
+      }
+      {
+        assertion =
+          !cfg.backup.offsite.enable
+          || (cfg.backup.offsite.repository != "" && cfg.backup.offsite.passwordFile != null);
+        message = "services.mainplatform.backup.offsite needs repository and passwordFile.";
+      }
+      {
+        assertion = !cfg.backup.drill.enable || cfg.backup.pitr.enable;
+        message = "services.mainplatform.backup.drill restores pgBackRest backups: it needs backup.pitr.enable.";
+      }
       {
         assertion = cfg.tls.acme || (cfg.tls.certificateFile != null && cfg.tls.keyFile != null);
         message = "services.mainplatform.tls: with acme = false, set certificateFile and keyFile.";

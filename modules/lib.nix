@@ -31,7 +31,15 @@ let
       backend = "mainplatform-backend";
       backup = "mainplatform-backup";
       secrets = "mainplatform-secrets";
+      restoreDrill = "mainplatform-restore-drill";
+      offsite = "mainplatform-offsite";
+      walSwitch = "mainplatform-wal-switch";
     };
+    # Owns textfileDir with write access for every unit that exports metrics
+    # there (the backup units, pgBackRest's jobs, the restore drill).
+    textfileGroup = "mainplatform-textfile";
+    # nixpkgs' services.pgbackrest sets up this stanza for the local PostgreSQL.
+    stanza = "default";
     # Where the module creates the secrets nobody provided (first boot).
     secretsDir = "/var/lib/mainplatform-secrets";
   };
@@ -319,6 +327,7 @@ in
       globalConfig = {
         inherit (config.global) scrape_interval evaluation_interval external_labels;
       };
+      inherit (config.alerting) alertmanagers;
       scrapeConfigs = map (
         job:
         lib.filterAttrs (
@@ -338,6 +347,116 @@ in
     grafanaDashboardProviders
     datasourceUid
     ;
+
+  # settings.alerting (nix/lib) from the module's `alerting` options: the SMTP
+  # password is Alertmanager's credential, read by Alertmanager itself.
+  alertingSettings = a: {
+    inherit (a)
+      enable
+      webhookUrl
+      heartbeatUrl
+      heartbeatInterval
+      ;
+    email = {
+      inherit (a.email)
+        to
+        from
+        smarthost
+        username
+        requireTls
+        ;
+      passwordFile =
+        if a.email.passwordFile == null then
+          null
+        else
+          "${names.credentialsDir "alertmanager"}/smtp_password";
+    };
+  };
+
+  alertmanagerConfig = platform.alertmanagerConfig;
+
+  # pgBackRest's repository for services.pgbackrest.repos (one, repo1). The
+  # attribute name is the host for sftp and "localhost" (no host) otherwise;
+  # secrets are not here: see pgbackrestSecrets.
+  pgbackrestRepos =
+    pitr:
+    let
+      r = pitr.repository;
+      common = {
+        inherit (r) path;
+        retention-full = pitr.retention.full;
+        retention-diff = pitr.retention.diff;
+      }
+      // lib.optionalAttrs (r.cipherPassFile != null) { cipher-type = "aes-256-cbc"; };
+      repo =
+        if r.type == "s3" then
+          {
+            localhost = common // {
+              type = "s3";
+              s3-bucket = r.bucket;
+              s3-endpoint = r.endpoint;
+              s3-region = r.region;
+              s3-uri-style = r.uriStyle;
+            };
+          }
+        else if r.type == "sftp" then
+          {
+            ${if r.host == null then "localhost" else r.host} = common // {
+              type = "sftp";
+              sftp-host-user = r.sftpUser;
+              sftp-private-key-file = r.sftpPrivateKeyFile;
+              sftp-host-key-hash-type = "sha1";
+              sftp-host-fingerprint = r.sftpHostFingerprint;
+            };
+          }
+        else
+          { localhost = common; };
+    in
+    # the nixpkgs module's types have no null: unset options are left out
+    lib.mapAttrs (_: lib.filterAttrs (_: v: v != null)) repo;
+
+  # The repository's secrets: credential name, source file, and the variable
+  # pgBackRest reads it from (PGBACKREST_REPO1_*), for the units that run it.
+  pgbackrestSecrets =
+    r:
+    lib.filter (c: c.file != null) [
+      {
+        name = "s3_key";
+        file = r.keyFile;
+        variable = "PGBACKREST_REPO1_S3_KEY";
+      }
+      {
+        name = "s3_key_secret";
+        file = r.keySecretFile;
+        variable = "PGBACKREST_REPO1_S3_KEY_SECRET";
+      }
+      {
+        name = "cipher_pass";
+        file = r.cipherPassFile;
+        variable = "PGBACKREST_REPO1_CIPHER_PASS";
+      }
+    ];
+
+  # The body of a `pgbackrest` wrapper: the secrets, when the unit has them
+  # as credentials, into pgBackRest's variables, then the real program.
+  pgbackrestWrapper =
+    {
+      program,
+      secrets,
+    }:
+    ''
+      set -eu
+      dir="''${CREDENTIALS_DIRECTORY:-}"
+    ''
+    + lib.concatMapStrings (c: ''
+      if [ -n "$dir" ] && [ -r "$dir/${c.name}" ]; then
+        ${c.variable}="$(cat "$dir/${c.name}")"
+        export ${c.variable}
+      fi
+    '') secrets
+    + ''
+      exec ${program} "$@"
+    '';
 
   # `mainplatform backup` as the backup unit runs it.
   backupCommand =

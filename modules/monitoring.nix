@@ -1,6 +1,8 @@
 # Prometheus (scrape targets and global settings from nix/lib, alert rules
 # from nix/observability/alerts.yml), the node, PostgreSQL and Redis
-# exporters, and Grafana with its datasource and dashboards provisioned.
+# exporters, Alertmanager (nixpkgs' services.prometheus.alertmanager, its
+# configuration from nix/lib/alertmanager.nix), and Grafana with its
+# datasource and dashboards provisioned.
 # Everything listens on loopback; reach Grafana through an SSH tunnel
 # (ssh -L 3000:127.0.0.1:3000 host) unless settings.grafana.routed is set.
 {
@@ -25,9 +27,18 @@ in
       enable = true;
       listenAddress = s.internalAddress;
       port = s.ports.prometheus;
-      inherit (prom) globalConfig scrapeConfigs;
+      inherit (prom) globalConfig scrapeConfigs alertmanagers;
       ruleFiles = [ alertRules ];
       retentionTime = lib.mkDefault "30d";
+
+      alertmanager = lib.mkIf s.alerting.enable {
+        enable = true;
+        listenAddress = s.internalAddress;
+        port = s.ports.alertmanager;
+        configuration = mp.alertmanagerConfig s;
+        # One host: no gossip (it would listen on every interface, port 9094).
+        extraFlags = [ "--cluster.listen-address=" ];
+      };
 
       exporters = {
         node = lib.mkIf s.exporters.node {
@@ -56,12 +67,18 @@ in
       };
     };
 
-    # The textfile directory: written by the backup unit (as mainplatform),
-    # read by node_exporter.
+    # The textfile directory: written by the backup units, pgBackRest's jobs
+    # and the restore drill (members of textfileGroup), read by node_exporter.
     systemd.tmpfiles.settings."10-mainplatform-textfile".${names.textfileDir}.d = {
       user = names.user;
-      group = names.group;
-      mode = "0755";
+      group = names.textfileGroup;
+      mode = "0775";
+    };
+    users.groups.${names.textfileGroup} = { };
+
+    # The SMTP password, read by Alertmanager from its credentials directory.
+    systemd.services.alertmanager = lib.mkIf (s.alerting.enable && cfg.alerting.email.passwordFile != null) {
+      serviceConfig.LoadCredential = [ "smtp_password:${cfg.alerting.email.passwordFile}" ];
     };
 
     # The Redis exporter runs with a dynamic user; the socket is group-only (the server's group).

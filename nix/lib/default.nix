@@ -14,6 +14,7 @@ let
   prometheus = import ./prometheus.nix;
   grafana = import ./grafana.nix;
   nginx = import ./nginx.nix;
+  alertmanager = import ./alertmanager.nix;
 in
 rec {
   inherit (settingsLib)
@@ -36,6 +37,8 @@ rec {
   traefikDynamic = traefik.dynamic;
 
   prometheusConfig = prometheus.config;
+  alertmanagerConfig = alertmanager.config;
+  alertmanagerReceivers = alertmanager.receivers;
 
   grafanaDatasources = grafana.datasources;
   grafanaDashboardProviders = grafana.dashboardProviders;
@@ -61,6 +64,7 @@ rec {
       traefikStatic = traefikStatic s;
       traefikDynamic = traefikDynamic s;
       prometheus = prometheusConfig s;
+      alertmanager = alertmanagerConfig s;
       grafanaDatasources = grafanaDatasources s;
       grafanaDashboardProviders = grafanaDashboardProviders s;
       grafanaServer = grafanaServer s;

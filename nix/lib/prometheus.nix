@@ -30,6 +30,11 @@ in
 
       rule_files = s.paths.prometheusRules;
 
+      # Alerts go to the Alertmanager on loopback (nix/lib/alertmanager.nix).
+      alerting.alertmanagers = util.optionals s.alerting.enable [
+        { static_configs = [ { targets = [ (at s.ports.alertmanager) ]; } ]; }
+      ];
+
       scrape_configs = [
         (job "backend" s.ports.backend { metrics_path = "/metrics"; })
         (job "traefik" s.ports.traefikMetrics { metrics_path = "/metrics"; })

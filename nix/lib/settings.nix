@@ -54,6 +54,7 @@ let
         frontend = 8081;
         prometheus = 9090;
         grafana = 3000;
+        alertmanager = 9093;
         nodeExporter = 9100;
         postgresExporter = 9187;
         redisExporter = 9121;
@@ -97,6 +98,28 @@ let
         maxAge = 31536000;
         includeSubdomains = true;
         preload = false;
+      };
+
+      # Prometheus Alertmanager on loopback: alerts by severity to e-mail and an
+      # optional webhook; the Watchdog alert to a heartbeat URL (a dead man's
+      # switch: the service there raises the alarm when the beats stop).
+      alerting = {
+        enable = production;
+        email = {
+          # Recipient (null: no e-mail), sender, and the SMTP server (host:port).
+          to = null;
+          from = null;
+          smarthost = null;
+          username = null;
+          # A file holding the SMTP password (the module gives a credential).
+          passwordFile = null;
+          requireTls = true;
+        };
+        # Every critical and warning alert is also POSTed here (JSON) when set.
+        webhookUrl = null;
+        # The Watchdog alert is POSTed here every heartbeatInterval when set.
+        heartbeatUrl = null;
+        heartbeatInterval = "1m";
       };
 
       grafana = {
@@ -199,6 +222,12 @@ let
             "reject"
           ];
           msg = "aliasHeadersStrategy must be null, \"delete\" or \"reject\"";
+        }
+        {
+          ok =
+            s.alerting.email.to == null
+            || (s.alerting.email.from != null && s.alerting.email.smarthost != null);
+          msg = "alerting.email needs from and smarthost (host:port) when `to` is set";
         }
         {
           ok = builtins.all builtins.isString s.paths.prometheusRules;

@@ -51,6 +51,9 @@ rec {
       (internal "prometheus" s.ports.prometheus "Prometheus")
       (internal "grafana" s.ports.grafana "Grafana")
     ]
+    ++ util.optionals s.alerting.enable [
+      (internal "alertmanager" s.ports.alertmanager "Prometheus Alertmanager")
+    ]
     ++ util.optionals s.exporters.node [
       (internal "node-exporter" s.ports.nodeExporter "host metrics")
     ]

@@ -29,6 +29,7 @@ let
       deployTool = self.packages.${pkgs.stdenv.hostPlatform.system}.deploy;
       sshKeys = import (pkgs.path + "/nixos/tests/ssh-keys.nix") pkgs;
     };
+    vm-recovery = run ./recovery.nix { inherit common; };
   };
 in
 tests

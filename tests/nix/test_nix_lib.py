@@ -38,6 +38,7 @@ CALLS: dict[str, str] = {
     "traefikStatic": "l.traefikStatic S",
     "traefikDynamic": "l.traefikDynamic S",
     "prometheusConfig": "l.prometheusConfig S",
+    "alertmanagerConfig": "l.alertmanagerConfig S",
     "grafanaDatasources": "l.grafanaDatasources S",
     "grafanaDashboardProviders": "l.grafanaDashboardProviders S",
     "grafanaServer": "l.grafanaServer S",

@@ -21,7 +21,7 @@ from tests.support.layout import NIX_LIB, ROOT
 from tests.support.nix import nix_eval
 
 PRELUDE = Path(__file__).resolve().parent / "driver" / "prelude.py"
-TESTS = ["platform", "hardening", "https", "deploy"]
+TESTS = ["platform", "hardening", "https", "deploy", "recovery"]
 
 
 @functools.cache

@@ -20,6 +20,9 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from mainplatform import pitr
+from mainplatform.backup import SIZE_METRIC
+
 ROOT = Path(__file__).resolve().parents[2]
 OBSERVABILITY = ROOT / "nix" / "observability"
 RULES_FILE = OBSERVABILITY / "alerts.yml"
@@ -173,6 +176,15 @@ def jobs_needed(expr: str) -> set[str]:
 # --- which queries may be empty on a healthy stack --------------------------------------
 
 BACKUP_METRIC = "mainplatform_backup_last_success_timestamp_seconds"
+# What the restore drill (mainplatform pitr drill) writes through the textfile collector.
+RESTORE_METRICS = {
+    pitr.RESTORE_METRIC,
+    pitr.DURATION_METRIC,
+    pitr.RUN_METRIC,
+    pitr.SUCCESS_METRIC,
+}
+# Everything the platform's own units write there.
+TEXTFILE_METRICS = {BACKUP_METRIC, SIZE_METRIC} | RESTORE_METRICS
 
 
 def empty_reason(query: Query, jobs_scraped: set[str]) -> str | None:
@@ -188,4 +200,6 @@ def empty_reason(query: Query, jobs_scraped: set[str]) -> str | None:
         return f"needs the {', '.join(sorted(missing))} job, which this stack does not scrape"
     if BACKUP_METRIC in metric_names(query.expr):
         return "no backup has run: the backup units (NixOS module) write this metric"
+    if RESTORE_METRICS & metric_names(query.expr):
+        return "no restore drill has run: the drill unit (NixOS module) writes this metric"
     return None

@@ -14,9 +14,13 @@ from typing import Any
 
 import pytest
 
+from mainplatform import pitr
+from mainplatform.backup import Result, write_metrics
 from mainplatform.metrics import Metrics
 from tests.observability.queries import (
+    BACKUP_METRIC,
     RULES_FILE,
+    TEXTFILE_METRICS,
     all_queries,
     dashboard_queries,
     dashboards,
@@ -54,6 +58,9 @@ EXPORTER_METRICS = {
         "pg_stat_database_tup_deleted",
         "pg_stat_database_deadlocks",
         "pg_stat_database_temp_bytes",
+        # collector/pg_stat_archiver (seen live from Debian's 0.11.1)
+        "pg_stat_archiver_last_archive_age",
+        "pg_stat_archiver_failed_count",
     },
     "redis": {
         "redis_up",
@@ -97,11 +104,10 @@ EXPORTER_METRICS = {
         "node_disk_written_bytes_total",
         "node_network_receive_bytes_total",
         "node_network_transmit_bytes_total",
-        # written by the backup units through the textfile collector
-        "mainplatform_backup_last_success_timestamp_seconds",
+        # written by the backup units and the restore drill through the textfile collector
+        *TEXTFILE_METRICS,
     },
 }
-BACKUP_METRIC = "mainplatform_backup_last_success_timestamp_seconds"
 
 
 def used_metrics() -> set[str]:
@@ -178,7 +184,9 @@ def backend_metric_names() -> set[str]:
 
 
 def test_backend_metrics_used_are_exposed_by_the_backend() -> None:
-    used = {n for n in used_metrics() if n.startswith("mainplatform_") and n != BACKUP_METRIC}
+    used = {
+        n for n in used_metrics() if n.startswith("mainplatform_") and n not in TEXTFILE_METRICS
+    }
     assert used
     assert used - backend_metric_names() == set()
 
@@ -189,11 +197,9 @@ def test_node_exporter_exposes_the_metrics_used(tmp_path: Path) -> None:
     )
     textfiles = tmp_path / "textfile"
     textfiles.mkdir()
-    # What a backup unit writes.
-    (textfiles / "backup.prom").write_text(
-        f'# TYPE {BACKUP_METRIC} gauge\n{BACKUP_METRIC}{{kind="postgres"}} 1.7e+09\n',
-        encoding="utf-8",
-    )
+    # What the backup units and the restore drill write, by their own code.
+    write_metrics(textfiles, [Result("postgres", textfiles / "x.dump", 1, 1.7e9)])
+    pitr.write_drill_metrics(textfiles, ok=True, ran=1.7e9, duration=12.5)
     port = free_port()
     log = tmp_path / "node_exporter.log"
     argv = [
@@ -201,8 +207,10 @@ def test_node_exporter_exposes_the_metrics_used(tmp_path: Path) -> None:
         f"--web.listen-address=127.0.0.1:{port}",
         f"--collector.textfile.directory={textfiles}",
     ]
-    wanted = {n for n in used_metrics() if n.startswith("node_")} | {BACKUP_METRIC}
-    assert wanted == EXPORTER_METRICS["node"] & used_metrics() | {BACKUP_METRIC}
+    textfile_used = TEXTFILE_METRICS & used_metrics()
+    wanted = {n for n in used_metrics() if n.startswith("node_")} | textfile_used
+    assert wanted == EXPORTER_METRICS["node"] & used_metrics()
+    assert {BACKUP_METRIC, pitr.RESTORE_METRIC} <= textfile_used
     with running(argv, log=log) as proc:
 
         def scrape() -> set[str] | None:

@@ -104,3 +104,23 @@ def test_rules_are_loaded_and_healthy(scraped: Stack) -> None:
         (r["name"], r.get("lastError")) for r in rules if r["health"] not in ("ok", "unknown")
     ]
     assert not unhealthy
+
+
+@pytest.mark.parametrize(
+    ("job", "role", "metric"),
+    [("postgres", "postgres-exporter", "pg_up"), ("redis", "redis-exporter", "redis_up")],
+)
+def test_the_database_exporters_are_live(scraped: Stack, job: str, role: str, metric: str) -> None:
+    """With Debian's exporter installed (CI installs both), the stack runs it, Prometheus
+    scrapes it, and it reaches its database: the dashboards' queries above then ran against
+    a live exporter, not against a list of metric names."""
+    from mainplatform_dev.stack import PROGRAMS, find
+
+    if find(role) is None:
+        pytest.skip(f"{PROGRAMS[role][-1]} is not installed: apt-get install {PROGRAMS[role][-1]}")
+    jobs = {
+        t["labels"]["job"]: t["health"] for t in prom(scraped, "/api/v1/targets")["activeTargets"]
+    }
+    assert jobs.get(job) == "up", jobs
+    result = prom(scraped, "/api/v1/query", query=f'{metric}{{job="{job}"}}')["result"]
+    assert [float(r["value"][1]) for r in result] == [1.0], result

@@ -1,7 +1,9 @@
-"""A throwaway Prometheus on loopback (no scrape targets unless given) and a PromQL client.
+"""A throwaway Prometheus on loopback (no scrape targets unless given), a PromQL client, and
+a throwaway Alertmanager.
 
 with prometheus_running(tmp_path, rule_files=[RULES_FILE]) as url:
     answer = query(url, "up")   # the API's JSON, also for a 4xx (bad_data)
+with alertmanager_running(tmp_path, config, port) as url: ...
 """
 
 from __future__ import annotations
@@ -37,14 +39,17 @@ def prometheus_running(
     rule_files: Iterable[Path] = (),
     scrape_configs: Iterable[dict[str, Any]] = (),
     interval: str = "1s",
+    alerting: dict[str, Any] | None = None,
 ) -> Iterator[str]:
-    """A throwaway Prometheus on 127.0.0.1 (storage in `tmp`); yields its base URL."""
+    """A throwaway Prometheus on 127.0.0.1 (storage in `tmp`); yields its base URL.
+    `alerting`: the configuration's `alerting` section (where alerts are sent)."""
     prometheus = require_program("prometheus", why="apt-get install prometheus")
     port = free_port()
     config = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
         "rule_files": [str(p) for p in rule_files],
         "scrape_configs": list(scrape_configs),
+        **({"alerting": alerting} if alerting else {}),
     }
     config_file = tmp / "prometheus.yml"
     config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")  # JSON is YAML
@@ -63,6 +68,41 @@ def prometheus_running(
                 alive(proc, "prometheus", log) and http_get(f"{url}/-/ready", timeout=2)[0] == 200
             ),
             what="Prometheus /-/ready",
+            detail=lambda: tail(log),
+        )
+        yield url
+
+
+def require_alertmanager() -> str:
+    """Debian's prometheus-alertmanager (or `alertmanager`), or skip."""
+    return require_program(
+        "prometheus-alertmanager", "alertmanager", why="apt-get install prometheus-alertmanager"
+    )
+
+
+@contextlib.contextmanager
+def alertmanager_running(tmp: Path, config: dict[str, Any], port: int) -> Iterator[str]:
+    """A throwaway Alertmanager on 127.0.0.1:`port` with `config` (alertmanager.yml as a
+    dict), clustering off (it would listen on every interface); yields its base URL."""
+    program = require_alertmanager()
+    config_file = tmp / "alertmanager.yml"
+    config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    log = tmp / "alertmanager.log"
+    argv = [
+        program,
+        f"--config.file={config_file}",
+        f"--storage.path={tmp / 'alertmanager-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        "--log.level=debug",
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with running(argv, log=log, cwd=tmp) as proc:
+        wait_until(
+            lambda: (
+                alive(proc, "alertmanager", log) and http_get(f"{url}/-/ready", timeout=2)[0] == 200
+            ),
+            what="Alertmanager /-/ready",
             detail=lambda: tail(log),
         )
         yield url

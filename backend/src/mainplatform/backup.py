@@ -99,25 +99,43 @@ def prune(directory: Path, keep_days: float, now: float | None = None) -> list[P
     return removed
 
 
-def write_metrics(textfile_dir: Path, results: list[Result]) -> Path:
-    """node_exporter's textfile format, written atomically (rename)."""
-    lines = [
-        f"# HELP {METRIC} When the last successful backup of each kind finished.",
-        f"# TYPE {METRIC} gauge",
-    ]
-    lines += [f'{METRIC}{{kind="{r.kind}"}} {r.finished:.3f}' for r in results]
-    lines += [
-        f"# HELP {SIZE_METRIC} Size of the last successful backup of each kind.",
-        f"# TYPE {SIZE_METRIC} gauge",
-    ]
-    lines += [f'{SIZE_METRIC}{{kind="{r.kind}"}} {r.size}' for r in results]
+Family = tuple[str, list[tuple[dict[str, str], float]]]
+
+
+def write_textfile(textfile_dir: Path, name: str, families: dict[str, Family]) -> Path:
+    """Gauges in node_exporter's textfile format ({metric: (help, [(labels, value)])}),
+    written atomically (rename) as `name` in `textfile_dir`, readable by node_exporter."""
+    lines = []
+    for metric, (doc, samples) in families.items():
+        lines += [f"# HELP {metric} {doc}", f"# TYPE {metric} gauge"]
+        for labels, value in samples:
+            text = ",".join(f'{k}="{v}"' for k, v in labels.items())
+            lines.append(f"{metric}{{{text}}} {value:.3f}" if text else f"{metric} {value:.3f}")
     textfile_dir.mkdir(parents=True, exist_ok=True)
-    target = textfile_dir / "mainplatform_backup.prom"
+    target = textfile_dir / name
     tmp = target.with_suffix(".prom.tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.chmod(0o644)
     tmp.rename(target)
     return target
+
+
+def write_metrics(textfile_dir: Path, results: list[Result]) -> Path:
+    """The freshness and size of each dump, for BackupTooOld."""
+    return write_textfile(
+        textfile_dir,
+        "mainplatform_backup.prom",
+        {
+            METRIC: (
+                "When the last successful backup of each kind finished.",
+                [({"kind": r.kind}, r.finished) for r in results],
+            ),
+            SIZE_METRIC: (
+                "Size of the last successful backup of each kind.",
+                [({"kind": r.kind}, float(r.size)) for r in results],
+            ),
+        },
+    )
 
 
 def backup(

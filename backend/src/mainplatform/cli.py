@@ -1,4 +1,4 @@
-"""``mainplatform``: serve, migrate, create-admin, backup, check-config, dev."""
+"""``mainplatform``: serve, migrate, create-admin, backup, pitr, offsite, check-config, dev."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mainplatform import __version__
+from mainplatform.backup import BackupError
 from mainplatform.config import ConfigError, Settings, read_secret, read_setting
+
+if TYPE_CHECKING:
+    from mainplatform.pitr import PgBackRest
 
 
 def _fail(message: str) -> int:
@@ -77,7 +82,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from mainplatform.backup import BackupError, backup
+    from mainplatform.backup import backup
 
     url = read_secret(os.environ, "DATABASE_URL")
     if not url:
@@ -97,6 +102,89 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     for r in results:
         print(f"{r.kind}: {r.path} ({r.size} bytes)")
+    return 0
+
+
+def _pgbackrest(args: argparse.Namespace) -> PgBackRest:
+    from mainplatform.pitr import PgBackRest
+
+    prefix = ("runuser", "-u", args.run_as, "--") if args.run_as else ()
+    return PgBackRest(
+        stanza=args.stanza, config=Path(args.config) if args.config else None, prefix=prefix
+    )
+
+
+def cmd_pitr(args: argparse.Namespace) -> int:
+    """pgBackRest's integrity check, backup metrics, a restore, and the restore drill."""
+    from mainplatform import pitr
+
+    pgbr = _pgbackrest(args)
+    textfiles = Path(args.textfile_dir) if getattr(args, "textfile_dir", None) else None
+    try:
+        if args.action == "verify":
+            result = pitr.verify(pgbr, archive=not args.repository_only)
+            print(result.report.strip())
+        elif args.action == "metrics":
+            assert textfiles is not None
+            newest = pitr.write_backup_metrics(pgbr, textfiles)
+            print(f"newest backup {newest.label} ({newest.type}), finished {newest.stopped:.0f}")
+        elif args.action == "restore":
+            took = pitr.restore(pgbr, Path(args.target_dir), target_time=args.time,
+                                label=args.set)  # fmt: skip
+            print(f"restored into {args.target_dir} in {took:.1f} s; start PostgreSQL on it")
+        else:
+            url = read_secret(os.environ, "DATABASE_URL")
+            if not url:
+                return _fail("DATABASE_URL (the live database) is not set")
+            drill = pitr.restore_drill(
+                pgbr,
+                Path(args.scratch),
+                url,
+                database=args.database,
+                tolerance=pitr.Tolerance(args.tolerance_rows, args.tolerance_ratio),
+                textfile_dir=textfiles,
+                port=args.port,
+            )
+            counts = ", ".join(f"{t} {r}/{n}" for t, (n, r) in drill.counts.items())
+            print(
+                f"restore drill passed: backup {drill.backup}, schema {drill.schema_version}, "
+                f"rows restored/live {counts}, restored in {drill.restore_seconds:.1f} s"
+            )
+    except BackupError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def cmd_offsite(args: argparse.Namespace) -> int:
+    """restic: Redis dumps, Grafana's database and Traefik's ACME store off the host."""
+    from mainplatform import offsite
+
+    restic = offsite.Restic(
+        args.repository,
+        Path(args.password_file),
+        options=tuple(args.option),
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+    )
+    try:
+        if args.action == "backup":
+            snap = offsite.backup(
+                restic,
+                [Path(p) for p in args.path],
+                sqlite=[Path(p) for p in args.sqlite],
+                stage=Path(args.stage),
+                keep_daily=args.keep_daily,
+                keep_weekly=args.keep_weekly,
+                textfile_dir=Path(args.textfile_dir) if args.textfile_dir else None,
+            )
+            print(f"snapshot {snap.id}: {', '.join(snap.paths)}")
+        elif args.action == "check":
+            offsite.check(restic, read_data=not args.metadata_only)
+            print("repository checked: no errors")
+        else:
+            offsite.restore(restic, Path(args.target), args.snapshot)
+            print(f"restored {args.snapshot} under {args.target}")
+    except BackupError as exc:
+        return _fail(str(exc))
     return 0
 
 
@@ -214,6 +302,50 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--textfile-dir", help="write node_exporter's textfile metric here")
     b.add_argument("--no-redis", action="store_true", help="skip the Redis snapshot")
     b.set_defaults(func=cmd_backup)
+
+    r = sub.add_parser("pitr", help="pgBackRest: verify, metrics, restore, restore drill")
+    r.add_argument("--stanza", default="default", help="pgBackRest stanza (default: default)")
+    r.add_argument("--config", help="pgbackrest.conf (default: pgBackRest's own)")
+    r.add_argument("--run-as", help="run pgbackrest and pg_ctl as this user (runuser)")
+    acts = r.add_subparsers(dest="action", required=True)
+    v = acts.add_parser("verify", help="check the archive, verify every backup's checksums")
+    v.add_argument("--repository-only", action="store_true",
+                   help="skip `check` (needs the live server): only the repository")  # fmt: skip
+    mt = acts.add_parser("metrics", help="write the newest backup's age for node_exporter")
+    mt.add_argument("--textfile-dir", required=True)
+    rs = acts.add_parser("restore", help="restore into an empty data directory")
+    rs.add_argument("--target-dir", required=True, help="the new data directory")
+    rs.add_argument("--time", help="recover up to this time ('2026-01-02 03:04:05+00')")
+    rs.add_argument("--set", help="restore this backup label (default: the newest)")
+    d = acts.add_parser("drill", help="restore the newest backup into a scratch cluster, "
+                        "compare it with DATABASE_URL, drop it, write metrics")  # fmt: skip
+    d.add_argument("--scratch", required=True, help="directory for the scratch cluster")
+    d.add_argument("--database", default="mainplatform", help="database to compare")
+    d.add_argument("--port", type=int, default=5432, help="scratch cluster's socket port")
+    d.add_argument("--tolerance-rows", type=int, default=10)
+    d.add_argument("--tolerance-ratio", type=float, default=0.05)
+    d.add_argument("--textfile-dir", help="write node_exporter's textfile metrics here")
+    r.set_defaults(func=cmd_pitr)
+
+    o = sub.add_parser("offsite", help="restic: copy Redis, Grafana, ACME state off the host")
+    o.add_argument("--repository", required=True, help="restic repository (sftp:, s3:, path)")
+    o.add_argument("--password-file", required=True, help="the repository's password")
+    o.add_argument("--option", action="append", default=[], help="restic -o key=value")
+    o.add_argument("--cache-dir", help="restic's cache directory")
+    oa = o.add_subparsers(dest="action", required=True)
+    ob = oa.add_parser("backup", help="one snapshot, then forget --prune by count")
+    ob.add_argument("--path", action="append", default=[], help="a file or directory")
+    ob.add_argument("--sqlite", action="append", default=[], help="a SQLite database")
+    ob.add_argument("--stage", required=True, help="where SQLite copies are staged")
+    ob.add_argument("--keep-daily", type=int, default=7)
+    ob.add_argument("--keep-weekly", type=int, default=4)
+    ob.add_argument("--textfile-dir", help="write node_exporter's textfile metric here")
+    oc = oa.add_parser("check", help="restic check --read-data")
+    oc.add_argument("--metadata-only", action="store_true", help="skip reading every pack")
+    orr = oa.add_parser("restore", help="restore a snapshot under a directory")
+    orr.add_argument("--target", required=True)
+    orr.add_argument("--snapshot", default="latest")
+    o.set_defaults(func=cmd_offsite)
 
     c = sub.add_parser("check-config", help="validate the environment; print it, secrets masked")
     c.set_defaults(func=cmd_check_config)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from .grafana import Dashboard, dashboard, stat, target, timeseries, up_stat
-from .promql import BACKEND, BACKUP_THRESHOLDS, backup_age
+from .promql import BACKEND, BACKUP_THRESHOLDS, RESTORE_THRESHOLDS, backup_age, restore_age
 
 POSTGRES = 'job="postgres"'
 DATABASES = f'{POSTGRES},datname!~"template.*"'
@@ -132,6 +132,44 @@ def board() -> Dashboard:
                         )
                     ],
                     unit="bytes",
+                ),
+            ],
+            [
+                stat(
+                    "Last PITR backup",
+                    "Age of the newest pgBackRest backup, full or differential (alert BackupTooOld after a day).",
+                    [target(backup_age("pitr"))],
+                    unit="s",
+                    thresholds=BACKUP_THRESHOLDS,
+                ),
+                stat(
+                    "WAL archive lag",
+                    "Seconds since PostgreSQL last archived a WAL segment (pg_stat_archiver); at most archive_timeout while there are writes, growing while the database is idle.",
+                    [target(f"max(pg_stat_archiver_last_archive_age{{{POSTGRES}}})")],
+                    unit="s",
+                ),
+                stat(
+                    "WAL archive failures",
+                    "archive-push failures in the last hour (alert WalArchivingFailing).",
+                    [target(f"sum(increase(pg_stat_archiver_failed_count{{{POSTGRES}}}[1h]))")],
+                ),
+                stat(
+                    "Last verified restore",
+                    "Time since the restore drill last restored the newest backup and found it matching the live database (alert RestoreNotVerified after 26 h).",
+                    [target(restore_age())],
+                    unit="s",
+                    thresholds=RESTORE_THRESHOLDS,
+                ),
+                stat(
+                    "Restore drill duration",
+                    "How long the last passing drill took until the restored cluster answered queries: the restore time to expect.",
+                    [target('max(mainplatform_restore_duration_seconds{job="node"})')],
+                    unit="s",
+                ),
+                stat(
+                    "Last drill",
+                    "1 if the last restore drill passed, 0 if it failed (alert RestoreDrillFailed).",
+                    [target('min(mainplatform_restore_drill_success{job="node"})')],
                 ),
             ],
             [

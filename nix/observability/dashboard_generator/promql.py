@@ -39,3 +39,17 @@ BACKUP_THRESHOLDS: Steps = [
     (86400, "orange"),
     (90000, "red"),
 ]
+
+
+# How the age of the last verified restore is coloured: orange after a day (one drill
+# missed), red after 26 hours, when the alert RestoreNotVerified fires.
+RESTORE_THRESHOLDS: Steps = [
+    (None, "green"),
+    (86400, "orange"),
+    (93600, "red"),
+]
+
+
+def restore_age() -> str:
+    """Seconds since a restore last passed the drill (mainplatform pitr drill's metric)."""
+    return 'time() - max(mainplatform_restore_verified_timestamp_seconds{job="node"})'

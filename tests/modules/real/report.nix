@@ -65,6 +65,7 @@ in
         scrapeConfigs
         ruleFiles
         retentionTime
+        alertmanagers
         ;
       exporters = lib.mapAttrs (
         _: e:
@@ -117,6 +118,15 @@ in
       "allowedUDPPorts"
       "logRefusedConnections"
     ] c.networking.firewall;
+    # The pgBackRest configuration nixpkgs' module writes (null without it).
+    pgbackrest = c.environment.etc."pgbackrest/pgbackrest.conf".source.text or null;
+    alertmanager = pick [
+      "enable"
+      "configuration"
+      "listenAddress"
+      "port"
+      "extraFlags"
+    ] c.services.prometheus.alertmanager;
     sysctl = c.boot.kernel.sysctl;
     sudo.execWheelOnly = c.security.sudo.execWheelOnly;
     nix = pick [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pwd
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -83,6 +84,8 @@ class Postgres:
     port: int = 0
     fast: bool = True  # fsync off: for tests and local use only
     user: str | None = field(default_factory=_unprivileged_user)
+    # More server settings (-c name=value), e.g. archive_mode and archive_command.
+    settings: dict[str, str] = field(default_factory=dict)
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         cmd = list(args)
@@ -144,6 +147,7 @@ class Postgres:
         options = f"-p {self.port} -k {sockets} -c listen_addresses=127.0.0.1"
         if self.fast:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options += "".join(f" -c {shlex.quote(f'{k}={v}')}" for k, v in self.settings.items())
         result = self._run(
             find_program("pg_ctl"),
             "-D",
