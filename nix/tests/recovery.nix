@@ -9,6 +9,8 @@
 # The script prints how long the restore took (README, "Restoring the host").
 { common }:
 let
+  # the ops node's webhook and heartbeat receiver
+  hookPort = 8099;
   ops =
     { pkgs, ... }:
     let
@@ -27,13 +29,13 @@ let
                 (out / f"{name}-{next(count)}.json").write_bytes(body)
                 self.send_response(200)
                 self.end_headers()
-        ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+        ThreadingHTTPServer(("0.0.0.0", ${toString hookPort}), Handler).serve_forever()
       '';
     in
     {
       networking.firewall.allowedTCPPorts = [
         25
-        8000
+        hookPort
       ];
       systemd.services.smtp-sink = {
         wantedBy = [ "multi-user.target" ];
@@ -57,8 +59,8 @@ in
         smarthost = "ops:25";
         requireTls = false;
       };
-      webhookUrl = "http://ops:8000/hook";
-      heartbeatUrl = "http://ops:8000/heartbeat";
+      webhookUrl = "http://ops:${toString hookPort}/hook";
+      heartbeatUrl = "http://ops:${toString hookPort}/heartbeat";
       heartbeatInterval = "10s";
     };
   };
@@ -119,7 +121,7 @@ in
 
     with subtest("a critical alert reaches mail and webhook, the Watchdog the heartbeat"):
         ops.wait_for_open_port(25)
-        ops.wait_for_open_port(8000)
+        ops.wait_for_open_port(${toString hookPort})
         ops.wait_until_succeeds("ls /var/lib/hooks | grep -q '^heartbeat-'", timeout=180)
         server.succeed("systemctl stop mainplatform-backend.service")
         ops.wait_until_succeeds("grep -rl 'BackendDown' /var/mail/ops", timeout=300)
