@@ -128,10 +128,6 @@ def measure(e: Endpoint, trees: dict[str, int], d: int, c: int, t: int) -> Figur
     return Figures(r, {k: (after[k] - before[k]) / n * 1000 for k in trees})
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -244,8 +240,7 @@ def main() -> int:
             Endpoint("POST /api/notes", f"{api}/api/notes", auth, post_lua, backend_pid=ours.pid),
         ]
         assert rd.proc is not None
-        postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
-        trees = {"postgres": postmaster, "redis": rd.proc.pid}
+        trees = {"postgres": pg.pid, "redis": rd.proc.pid}
         d, c, t = args.duration, args.connections, args.threads
         rounds: dict[str, list[Figures]] = {e.name: [] for e in endpoints}
         for _ in range(args.rounds):
@@ -288,7 +283,7 @@ def main() -> int:
                     print(
                         f"py-spy failed: {spy_err.decode(errors='replace')[-500:]}", file=sys.stderr
                     )
-                cpu = median([f.cpu_ms["backend"] for f in rounds[e.name]])
+                cpu = statistics.median([f.cpu_ms["backend"] for f in rounds[e.name]])
                 print(f"\n## profile: {e.name} (one worker; {out})")
                 print(profile.table(profile.load(out), cpu))
 
@@ -315,13 +310,16 @@ def main() -> int:
         for e in endpoints:
             fs = rounds[e.name]
             m = {
-                "rps": median([f.result.rps for f in fs]),
-                "p50": median([f.result.p50_ms for f in fs]),
-                "p99": median([f.result.p99_ms for f in fs]),
+                "rps": statistics.median([f.result.rps for f in fs]),
+                "p50": statistics.median([f.result.p50_ms for f in fs]),
+                "p99": statistics.median([f.result.p99_ms for f in fs]),
                 "errors": sum(f.result.errors for f in fs),
-                **{k: median([f.cpu_ms[k] for f in fs]) for k in ("backend", "postgres", "redis")},
+                **{
+                    k: statistics.median([f.cpu_ms[k] for f in fs])
+                    for k in ("backend", "postgres", "redis")
+                },
             }
-            m["total"] = median([sum(f.cpu_ms.values()) for f in fs])
+            m["total"] = statistics.median([sum(f.cpu_ms.values()) for f in fs])
             med[e.name] = m
             print(
                 f"{e.name:<32} {m['rps']:>8.0f} {m['p50']:>7.2f} {m['p99']:>7.2f} "

@@ -32,8 +32,7 @@ def main() -> int:
             time.sleep(args.settle)
             rows: list[tuple[str, float]] = []
             assert stack.postgres is not None and stack.redis is not None
-            pid_file = stack.postgres.data / "postmaster.pid"
-            rows.append(("postgres (all backends)", pss_mib(int(pid_file.read_text().split()[0]))))
+            rows.append(("postgres (all backends)", pss_mib(stack.postgres.pid)))
             assert stack.redis.proc is not None
             rows.append(("redis", pss_mib(stack.redis.proc.pid)))
             for proc in stack.processes:

@@ -9,8 +9,8 @@ supervisor around that: start N workers, restart one that dies, stop all on SIGT
 Memory: the supervisor imports the app's modules once (no app, no event loop, no connection,
 no thread: those are each worker's), freezes them out of the garbage collector's reach and
 forks the workers, which then share those pages copy-on-write instead of each importing its
-own copy (``PREFORK = False`` restores spawned workers). ``python -m
-tests.benchmarks.backend`` prints the PSS both ways.
+own copy (``PREFORK = False`` restores spawned workers; ``python -m tests.benchmarks.backend``
+prints the backend's PSS).
 """
 
 from __future__ import annotations

@@ -96,22 +96,19 @@ class Deploy:
             r = self.runner(["nix-copy-closure", "--to", self.host, self.system])
             if r.code == 0:
                 r = self.activate(self.system)
-            if r.code != 0:
-                self.say(f"deploy: the switch failed: {r.out[-2000:]}")
-            return r.code == 0
-        build = self.build_host or self.host
-        r = self.runner(
-            [
-                "nixos-rebuild",
-                "switch",
-                "--flake",
-                self.flake,
-                "--target-host",
-                self.host,
-                "--build-host",
-                build,
-            ]
-        )
+        else:
+            r = self.runner(
+                [
+                    "nixos-rebuild",
+                    "switch",
+                    "--flake",
+                    self.flake,
+                    "--target-host",
+                    self.host,
+                    "--build-host",
+                    self.build_host or self.host,
+                ]
+            )
         if r.code != 0:
             self.say(f"deploy: the switch failed: {r.out[-2000:]}")
         return r.code == 0

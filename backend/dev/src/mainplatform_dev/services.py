@@ -104,6 +104,11 @@ class Postgres:
     def url_for(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id (its children are the server's other processes)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def socket_url_for(self, database: str) -> str:
         """The same database over the server's Unix socket (as the NixOS host connects)."""
         return f"postgresql://postgres@/{database}?host={self.directory / 'run'}&port={self.port}"
