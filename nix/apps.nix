@@ -34,6 +34,15 @@ let
     let
       inherit (vm.config.system) name;
       domain = vm.config.services.mainplatform.domain;
+      ports = vm.config.services.mainplatform.finalSettings.ports;
+      # The port of this machine that nix/hosts/vm.nix forwards to the VM's `guest`.
+      forwarded =
+        guest:
+        toString
+          (builtins.head (
+            builtins.filter (f: f.guest.port == guest) vm.config.virtualisation.vmVariant.virtualisation.forwardPorts
+          )).host.port;
+      https = forwarded ports.websecure;
     in
     pkgs.writeShellApplication {
       name = "mainplatform-vm";
@@ -43,9 +52,9 @@ let
         export NIX_DISK_IMAGE="$state/${name}.qcow2"
         cat <<EOF
         Main Platform in a local VM: the oci configuration, built for this machine
-          app      https://${domain}:8443/  (a self-signed certificate, made on first boot)
-          API      https://${domain}:8443/api/health
-          SSH      ssh -p 2222 root@127.0.0.1  (the keys of nix/hosts/oci.nix)
+          app      https://${domain}:${https}/  (a self-signed certificate, made on first boot)
+          API      https://${domain}:${https}/api/health
+          SSH      ssh -p ${forwarded ports.ssh} root@127.0.0.1  (the keys of nix/hosts/oci.nix)
           console  this terminal, logged in as root; Ctrl-A X stops the VM
           disk     $NIX_DISK_IMAGE (kept between runs; delete it to start over)
         The first boot takes a minute or two (secrets, PostgreSQL, migrations).

@@ -8,14 +8,25 @@
 # - the domain, mainplatform.localhost (browsers and curl resolve *.localhost
 #   to loopback), with a self-signed certificate generated on first boot
 #   instead of Let's Encrypt (a VM on a laptop cannot pass HTTP-01);
-# - ports forwarded from 127.0.0.1 of this machine: 8443 -> 443, 8080 -> 80,
-#   2222 -> 22; Grafana and Prometheus stay on the VM's loopback, as on the host;
+# - the platform's HTTPS, HTTP and SSH ports forwarded from 127.0.0.1 of this
+#   machine (8443, 8080, 2222: the ports below; nix/apps.nix prints them);
+#   Grafana and Prometheus stay on the VM's loopback, as on the host;
 # - the console logs in as root automatically (it is your own terminal).
 # The platform's secrets are generated inside the VM on first boot, as on
 # the real host.
 { system }:
-{ lib, ... }:
+{ config, lib, ... }:
 
+let
+  ports = config.services.mainplatform.finalSettings.ports;
+  # this machine's 127.0.0.1:hostPort -> the VM's guestPort
+  forward = hostPort: guestPort: {
+    from = "host";
+    host.address = "127.0.0.1";
+    host.port = hostPort;
+    guest.port = guestPort;
+  };
+in
 {
   imports = [ ./self-signed-tls.nix ];
 
@@ -30,24 +41,9 @@
     diskSize = 8192;
     graphics = false;
     forwardPorts = [
-      {
-        from = "host";
-        host.address = "127.0.0.1";
-        host.port = 8443;
-        guest.port = 443;
-      }
-      {
-        from = "host";
-        host.address = "127.0.0.1";
-        host.port = 8080;
-        guest.port = 80;
-      }
-      {
-        from = "host";
-        host.address = "127.0.0.1";
-        host.port = 2222;
-        guest.port = 22;
-      }
+      (forward 8443 ports.websecure)
+      (forward 8080 ports.web)
+      (forward 2222 ports.ssh)
     ];
   };
 }

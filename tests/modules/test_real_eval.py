@@ -201,6 +201,16 @@ def test_the_vm_host_is_the_oci_host_for_this_machine(vm_nodes: dict[str, Any], 
     assert "LoadCredential=tls.crt:/run/keys/mainplatform/tls.crt" in vm["units"]["traefik.service"]
 
 
+def test_the_vm_forwards_the_platforms_public_ports(nixpkgs: Path, oci: Any) -> None:
+    """`nix run .#vm` forwards 127.0.0.1:8443, 8080 and 2222 to the ports nix/lib owns."""
+    proc = evaluate(nixpkgs, "vm.forwardPorts")
+    assert proc.returncode == 0, proc.stderr
+    forwarded = {f["host"]["port"]: f["guest"]["port"] for f in json.loads(proc.stdout)}
+    ports = oci["finalSettings"]["ports"]
+    assert forwarded == {8443: ports["websecure"], 8080: ports["web"], 2222: ports["ssh"]}
+    assert all(f["host"]["address"] == "127.0.0.1" for f in json.loads(proc.stdout))
+
+
 def test_vm_https_server_orders_from_the_ca_node(vm_nodes: dict[str, Any]) -> None:
     r = vm_nodes["vmHttpsServer"]
     acme = r["traefik"]["staticConfigOptions"]["certificatesResolvers"]["letsencrypt"]["acme"]

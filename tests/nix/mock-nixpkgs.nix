@@ -39,6 +39,20 @@ let
         system.build.vm = drv "nixos-vm" { };
         system.build.toplevel = drv "nixos-system" { };
         services.mainplatform.domain = "mainplatform.localhost";
+        services.mainplatform.finalSettings.ports = {
+          websecure = 443;
+          ssh = 22;
+        };
+        virtualisation.vmVariant.virtualisation.forwardPorts = [
+          {
+            host.port = 8443;
+            guest.port = 443;
+          }
+          {
+            host.port = 2222;
+            guest.port = 22;
+          }
+        ];
       };
     };
     importTOML = path: builtins.fromTOML (builtins.readFile path);

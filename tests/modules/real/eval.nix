@@ -135,13 +135,15 @@ in
   # nixosConfigurations.vm-x86_64-linux; the VM's own options live in
   # virtualisation.vmVariant, declared by nixos/modules/virtualisation/
   # build-vm.nix, which is not loaded: stubbed).
-  vm = ours (
-    evaluate (
-      [ packages ]
-      ++ ociModules
-      ++ [ (import (root + "/nix/hosts/vm.nix") { system = "x86_64-linux"; }) ]
-    )
-  );
+  vm =
+    let
+      e = evaluate (
+        [ packages ]
+        ++ ociModules
+        ++ [ (import (root + "/nix/hosts/vm.nix") { system = "x86_64-linux"; }) ]
+      );
+    in
+    ours e // { inherit (e.config.virtualisation.vmVariant.virtualisation) forwardPorts; };
 
   # The server node of the platform and hardening tests (nix/tests/common.nix).
   vmServer = ours (evaluate [
