@@ -81,3 +81,23 @@ def test_mainplatform_dev_says_how_to_get_the_dev_package(tmp_path: Path) -> Non
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "pip install -e backend/dev" in r.stderr
+
+
+def test_a_password_only_worker_never_loads_authlib() -> None:
+    """authlib and httpx2 (about 10 MiB per worker) load only when OIDC is configured."""
+    code = """
+import secrets, sys
+import mainplatform.asgi
+from mainplatform.config import Settings
+from mainplatform.app import create_app
+base = dict(database_url="postgresql:///x", redis_url="redis://127.0.0.1:1",
+            jwt_secret=secrets.token_urlsafe(48))
+create_app(Settings(**base))
+print(sorted(n for n in ("authlib", "httpx2") if n in sys.modules))
+create_app(Settings(**base, oidc_issuer="https://idp.example.org", oidc_client_id="c",
+                    oidc_client_secret="s"))
+print(sorted(n for n in ("authlib", "httpx2") if n in sys.modules))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split("\n")[:2] == ["[]", "['authlib', 'httpx2']"]

@@ -88,7 +88,7 @@ def build(settings: Settings, metrics: Metrics) -> Platform:
     )
     if settings.oidc_enabled:
         assert settings.oidc_issuer is not None
-        from mainplatform.api.oidc import make_client  # authlib, only when OIDC is on
+        from mainplatform.api.oidc_client import make_client  # authlib, only when OIDC is on
 
         platform.oauth = make_client(settings)
         platform.oidc = OIDCAccounts(db, settings.oidc_issuer)

@@ -1,4 +1,5 @@
-"""``/api/auth/oidc``: sign in with an OpenID Connect provider (authlib's Starlette client).
+"""``/api/auth/oidc``: sign in with an OpenID Connect provider (authlib's Starlette client,
+in ``oidc_client``, imported only when OIDC is configured).
 
 ``login`` redirects to the provider (authorization code flow with PKCE, state and nonce kept
 in a short-lived signed cookie); ``callback`` checks the ID token (authlib, with joserfc),
@@ -11,10 +12,6 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode
 
-import httpx2
-from authlib.integrations.base_client import OAuthError
-from authlib.integrations.starlette_client import OAuth
-from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -22,7 +19,6 @@ from mainplatform import schemas
 from mainplatform.api.auth import set_refresh_cookie
 from mainplatform.api.common import ip, platform
 from mainplatform.api.operations import Call, operation
-from mainplatform.config import Settings
 from mainplatform.errors import APIError, NotFound
 from mainplatform.platform import Platform
 from mainplatform.security import passwords
@@ -31,29 +27,6 @@ from mainplatform.services.oidc import OIDCAccounts
 log = logging.getLogger("mainplatform.oidc")
 
 CALLBACK_PATH = "/api/auth/oidc/callback"
-# What a misbehaving or unreachable provider (or a forged callback) can raise in authlib.
-PROVIDER_ERRORS = (
-    OAuthError,
-    httpx2.HTTPError,
-    JoseError,
-    OSError,
-    ValueError,
-    KeyError,
-    TypeError,
-)
-
-
-def make_client(settings: Settings) -> OAuth:
-    oauth = OAuth()
-    assert settings.oidc_issuer is not None
-    oauth.register(
-        name="provider",
-        client_id=settings.oidc_client_id,
-        client_secret=settings.oidc_client_secret,
-        server_metadata_url=settings.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration",
-        client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256"},
-    )
-    return oauth
 
 
 def _redirect_uri(request: Request) -> str:
@@ -81,6 +54,8 @@ async def providers(call: Call[None]) -> schemas.Providers:
 )
 async def login(call: Call[None]) -> Response:
     request, (p, _) = call.request, await _configured(call)
+    from mainplatform.api.oidc_client import PROVIDER_ERRORS  # loaded: OIDC is configured
+
     try:
         response: Response = await p.oauth.provider.authorize_redirect(
             request, _redirect_uri(request)
@@ -100,6 +75,8 @@ async def login(call: Call[None]) -> Response:
 )
 async def callback(call: Call[None]) -> Response:
     request, (p, accounts) = call.request, await _configured(call)
+    from mainplatform.api.oidc_client import PROVIDER_ERRORS  # loaded: OIDC is configured
+
     try:
         token = await p.oauth.provider.authorize_access_token(request)
     except PROVIDER_ERRORS as exc:
