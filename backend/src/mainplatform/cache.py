@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,25 +18,31 @@ from mainplatform.security.tokens import AccessClaims
 
 PREFIX = "mp:"
 
-# One atomic script per request: the generic cell rate algorithm over the rate-limit keys, and
-# the revocation state of the access token. A request is allowed only when every limit allows
-# it, and only then are the limits charged. Time comes from the Redis server, so every worker
-# shares one clock.
-#   KEYS: the limit keys, then (when ARGV[1] == "1") deny:jti, deny:sid, nbf:user, seeded
+# One atomic script per request: the generic cell rate algorithm over the rate-limit keys, the
+# revocation state of the access token and the version of its user's data. A request is allowed
+# only when every limit allows it, and only then are the limits charged. Time comes from the
+# Redis server, so every worker shares one clock.
+#   KEYS: the limit keys, then (when ARGV[1] == "1") deny:jti, deny:sid, nbf:user, seeded,
+#         ver:user
 #   ARGV: check_token, issued_at, then interval_ms and tolerance_ms per limit key
-#   returns {wait_ms (0 = allowed), revoked (0/1), unseeded (0/1)}
+#   returns {wait_ms (0 = allowed), revoked (0/1), unseeded (0/1), data version}
 # "unseeded": Redis has lost its data (the revocations are in PostgreSQL too); nothing is
 # charged, and the caller copies the revocations back before it asks again.
+# The data version ("<seeded token>:<ver:user>") changes whenever the user's row or notes do
+# (``Cache.changed``) and whenever Redis is seeded afresh: what ``ReadCache`` keys on.
 GUARD_LUA = """
 local check_token = ARGV[1] == '1'
 local nlimits = #KEYS
-if check_token then nlimits = nlimits - 4 end
+if check_token then nlimits = nlimits - 5 end
 local revoked = 0
+local version = ''
 if check_token then
-  if redis.call('EXISTS', KEYS[nlimits + 4]) == 0 then return {0, 0, 1} end
+  local seeded = redis.call('GET', KEYS[nlimits + 4])
+  if not seeded then return {0, 0, 1, ''} end
   local jti = redis.call('EXISTS', KEYS[nlimits + 1], KEYS[nlimits + 2])
   local nbf = tonumber(redis.call('GET', KEYS[nlimits + 3]) or '0')
   if jti > 0 or tonumber(ARGV[2]) < nbf then revoked = 1 end
+  version = seeded .. ':' .. (redis.call('GET', KEYS[nlimits + 5]) or '0')
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -54,9 +62,10 @@ if wait == 0 and revoked == 0 then
     redis.call('SET', KEYS[i], tats[i], 'PX', math.max(1, tats[i] - now))
   end
 end
-return {wait, revoked, 0}
+return {wait, revoked, 0, version}
 """
 SEEDED = f"{PREFIX}revocations-seeded"  # set once the revocations are in Redis
+CHANGED_RETRY = 0.2  # seconds between retries of a data-version increment Redis refused
 # A revocation outlives the access tokens it stops by this margin (clock skew).
 REVOCATION_MARGIN = 60
 
@@ -71,6 +80,11 @@ def sid_key(sid: str) -> str:
 
 def nbf_key(user_id: int) -> str:
     return f"{PREFIX}nbf:{user_id}"
+
+
+def version_key(user_id: int) -> str:
+    """The version of the user's row and notes: no TTL (``volatile-ttl`` never evicts it)."""
+    return f"{PREFIX}ver:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +113,23 @@ class Unseeded(Exception):
 
 
 class Cache:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, *, versions: bool = True) -> None:
         self.client = client
+        self.versions = versions  # False: no ReadCache reads them, so writes skip ``changed``
         self._guard = client.register_script(GUARD_LUA)
+        self._pending: set[int] = set()  # users whose version increment failed
+        self._retry: asyncio.Task[None] | None = None
 
     async def check(
         self, limits: Sequence[Limit], access: AccessClaims | None = None
-    ) -> tuple[int, bool]:
-        """One round trip: charge the rate limits and read the revocation state.
+    ) -> tuple[int, bool, str]:
+        """One round trip: charge the rate limits, read the revocation state and the version
+        of the token's user's data.
 
-        Returns (seconds to wait or 0, whether the access token is revoked). Raises
-        ServiceUnavailable when Redis does not answer: both checks fail closed, and
-        Unseeded when Redis lost the revocations (``Sessions`` copies them back).
+        Returns (seconds to wait or 0, whether the access token is revoked, the data version
+        or "" without a token). Raises ServiceUnavailable when Redis does not answer: both
+        checks fail closed, and Unseeded when Redis lost the revocations (``Sessions`` copies
+        them back).
         """
         keys = [lim.key for lim in limits]
         args: list[int | str] = ["0", 0]
@@ -120,17 +139,47 @@ class Cache:
                 sid_key(access.sid),
                 nbf_key(access.user_id),
                 SEEDED,
+                version_key(access.user_id),
             ]
             args = ["1", access.issued_at]
         for lim in limits:
             args.extend(lim.args())
         try:
-            wait_ms, revoked, unseeded = await self._guard(keys=keys, args=args)
+            wait_ms, revoked, unseeded, version = await self._guard(keys=keys, args=args)
         except RedisError:
             raise unavailable() from None
         if int(unseeded):
             raise Unseeded()
-        return (math.ceil(int(wait_ms) / 1000) if int(wait_ms) else 0), bool(int(revoked))
+        wait = math.ceil(int(wait_ms) / 1000) if int(wait_ms) else 0
+        return wait, bool(int(revoked)), version.decode() if isinstance(version, bytes) else version
+
+    async def changed(self, user_id: int) -> None:
+        """The user's row or notes changed (call it after the commit): every worker's cached
+        reads of them stop matching on its next request, whose guard reads the new version.
+
+        When Redis does not answer, the increment is retried in the background until it
+        does: while Redis is down no authenticated request gets past the guard, so none can
+        be answered from a stale entry; once it is back, the retry lands within
+        ``CHANGED_RETRY`` seconds.
+        """
+        if not self.versions:
+            return
+        try:
+            await self.client.incr(version_key(user_id))
+        except RedisError:
+            self._pending.add(user_id)
+            if self._retry is None or self._retry.done():
+                self._retry = asyncio.get_running_loop().create_task(self._retry_changed())
+
+    async def _retry_changed(self) -> None:
+        while self._pending:
+            await asyncio.sleep(CHANGED_RETRY)
+            for user_id in list(self._pending):
+                try:
+                    await self.client.incr(version_key(user_id))
+                except RedisError:
+                    break
+                self._pending.discard(user_id)
 
     async def deny_token(self, access: AccessClaims, now: int) -> None:
         ttl = access.expires_at - now + REVOCATION_MARGIN
@@ -164,8 +213,8 @@ class Cache:
                     pipe.set(sid_key(sid), "1", ex=ex)
                 for user_id, cutoff in cutoffs:
                     pipe.set(nbf_key(user_id), str(cutoff), ex=ex)
-                if seeded:
-                    pipe.set(SEEDED, "1")
+                if seeded:  # a fresh token: data versions read before the loss never match
+                    pipe.set(SEEDED, secrets.token_hex(8))
                 await pipe.execute()
         except RedisError:
             raise unavailable() from None
@@ -178,3 +227,21 @@ class Cache:
             await self.client.set(key, value, ex=ttl)
         except RedisError:
             raise unavailable() from None
+
+
+def changed_sync(redis_url: str, user_id: int) -> None:
+    """``Cache.changed`` for the command line (which writes without the app)."""
+    import redis
+
+    with redis.Redis.from_url(redis_url, socket_timeout=2.0) as client:
+        client.incr(version_key(user_id))
+
+
+def reset_versions(redis_url: str) -> bool:
+    """Give every data version a fresh prefix, so that no worker answers from a cached read
+    made before (after a hand edit in ``psql``). Only while Redis is seeded: an unseeded
+    Redis is reseeded, prefix included, by the next authenticated request. True if reset."""
+    import redis
+
+    with redis.Redis.from_url(redis_url, socket_timeout=2.0) as client:
+        return bool(client.set(SEEDED, secrets.token_hex(8), xx=True))

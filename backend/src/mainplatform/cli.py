@@ -235,6 +235,47 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         ).fetchone()
     assert row is not None
     print(f"{'created' if row[1] else 'promoted'} admin {email} (id {row[0]})")
+    _data_changed(row[0])
+    return 0
+
+
+def _data_changed(user_id: int) -> None:
+    """What the app does after a write (``Cache.changed``); a warning when Redis is not
+    there, since workers could keep answering from reads cached before the write."""
+    from redis.exceptions import RedisError
+
+    from mainplatform.cache import changed_sync
+
+    redis_url = read_secret(os.environ, "REDIS_URL")
+    try:
+        if not redis_url:
+            raise RedisError("REDIS_URL is not set")
+        changed_sync(redis_url, user_id)
+    except RedisError as exc:
+        print(
+            f"warning: Redis not reached ({exc}); run `mainplatform cache-reset` once it is,"
+            " or restart the backend",
+            file=sys.stderr,
+        )
+
+
+def cmd_cache_reset(args: argparse.Namespace) -> int:
+    from redis.exceptions import RedisError
+
+    from mainplatform.cache import reset_versions
+
+    redis_url = read_secret(os.environ, "REDIS_URL")
+    if not redis_url:
+        return _fail("REDIS_URL is not set")
+    try:
+        reset = reset_versions(redis_url)
+    except RedisError as exc:
+        return _fail(f"Redis not reached: {exc}")
+    print(
+        "every worker's cached reads are stale now: they go to PostgreSQL again"
+        if reset
+        else "Redis is not seeded: the next request reseeds it, versions included"
+    )
     return 0
 
 
@@ -347,6 +388,10 @@ def parser() -> argparse.ArgumentParser:
     orr.add_argument("--snapshot", default="latest")
     o.set_defaults(func=cmd_offsite)
 
+    cr = sub.add_parser(
+        "cache-reset", help="make every worker's cached reads stale (after editing data by hand)"
+    )
+    cr.set_defaults(func=cmd_cache_reset)
     c = sub.add_parser("check-config", help="validate the environment; print it, secrets masked")
     c.set_defaults(func=cmd_check_config)
 

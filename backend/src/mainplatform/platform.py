@@ -14,6 +14,7 @@ from mainplatform.cache import Cache
 from mainplatform.config import Settings
 from mainplatform.db import Database
 from mainplatform.metrics import Metrics
+from mainplatform.readcache import ReadCache
 from mainplatform.security.passwords import PasswordHasher
 from mainplatform.security.tokens import AccessTokens
 from mainplatform.services.accounts import Accounts
@@ -60,7 +61,9 @@ def build(settings: Settings, metrics: Metrics) -> Platform:
         # while Redis was down instead of answering 503 at once.
         retry=Retry(NoBackoff(), 1),
     )
-    cache = Cache(client)
+    # Without a ReadCache (READ_CACHE_BYTES=0) no worker reads data versions: writes skip them.
+    cache = Cache(client, versions=settings.read_cache_bytes > 0)
+    reads = ReadCache(settings.read_cache_bytes)
     tokens = AccessTokens(
         settings.jwt_secret,
         previous_secret=settings.jwt_previous_secret,
@@ -83,13 +86,13 @@ def build(settings: Settings, metrics: Metrics) -> Platform:
         mail=mail,
         sessions=sessions,
         accounts=accounts,
-        users=UsersService(db, accounts, sessions, mail),
-        notes=NotesService(db),
+        users=UsersService(db, accounts, sessions, mail, reads),
+        notes=NotesService(db, cache, reads),
     )
     if settings.oidc_enabled:
         assert settings.oidc_issuer is not None
         from mainplatform.api.oidc_client import make_client  # authlib, only when OIDC is on
 
         platform.oauth = make_client(settings)
-        platform.oidc = OIDCAccounts(db, settings.oidc_issuer)
+        platform.oidc = OIDCAccounts(db, cache, settings.oidc_issuer)
     return platform

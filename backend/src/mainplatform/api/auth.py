@@ -127,7 +127,7 @@ async def refresh(call: Call[schemas.RefreshRequest | None]) -> Response:
 @operation("POST", "/api/auth/logout", "End this session", tag="auth", status=204, auth="session")
 async def logout(call: Call[schemas.RefreshRequest | None]) -> Response:
     request = call.request
-    access = await authenticated(request) if bearer(request) is not None else None
+    access = (await authenticated(request))[0] if bearer(request) is not None else None
     data = call.body
     token = data.refresh_token if data is not None and isinstance(data.refresh_token, str) else None
     if token is None and REFRESH_COOKIE in request.cookies:

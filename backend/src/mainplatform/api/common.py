@@ -109,13 +109,14 @@ def bearer(request: Request) -> str | None:
     return token.strip()
 
 
-async def authenticated(request: Request) -> AccessClaims:
+async def authenticated(request: Request) -> tuple[AccessClaims, str]:
+    """The bearer token's claims, and the version of its user's data (``ReadCache``)."""
     token = bearer(request)
     if token is None:
         raise Unauthorized()
-    claims = await platform(request).sessions.authenticate(token)
+    claims, version = await platform(request).sessions.authenticate(token)
     request.scope["mainplatform.user_id"] = claims.user_id
-    return claims
+    return claims, version
 
 
 def check_origin(request: Request) -> None:

@@ -101,6 +101,7 @@ class Call(Generic[B]):
     platform: Platform
     body: B
     claims: AccessClaims | None = None
+    version: str = ""  # the caller's data version, for ``ReadCache`` ("": none read)
     page: PageRequest = field(default_factory=lambda: PageRequest(0, None))
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -157,14 +158,15 @@ def _make_endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         p = platform(request)
         claims = None
+        version = ""
         if auth == "user" or auth == "admin":
-            claims = await authenticated(request)
+            claims, version = await authenticated(request)
             if auth == "admin":
                 await p.users.require_admin(claims.user_id)
         data: Any = None
         if kind is not None:
             data = await (optional_body if optional else body)(request, kind)
-        call: Call[Any] = Call(request, p, data, claims)
+        call: Call[Any] = Call(request, p, data, claims, version)
         if page is not None:
             call.page = page_request(request, page)
         result = await handler(call)

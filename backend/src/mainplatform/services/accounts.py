@@ -128,6 +128,7 @@ class Accounts:
                 "An account with this e-mail address already exists.", code="email_taken"
             ) from None
         assert row is not None
+        await self.sessions.cache.changed(row.id)  # an id reused after a restore
         self.metrics.auth("register")
         return row
 
@@ -162,6 +163,7 @@ class Accounts:
                 await conn.execute(
                     "UPDATE users SET password_hash = %s WHERE id = %s", (new_hash, row.id)
                 )
+            await self.sessions.cache.changed(row.id)
         session = await self.sessions.start(row.id)
         self.metrics.auth("login_success")
         if device is None:
@@ -211,6 +213,7 @@ class Accounts:
             await self.mail.enqueue(
                 conn, "password_changed", row.email, user_id=row.id, params=client.params()
             )
+        await self.sessions.cache.changed(access.user_id)
         await self.sessions.deny(sids)
         self.metrics.auth("password_changed")
 
@@ -270,6 +273,7 @@ class Accounts:
                 user_id=used.user_id,
                 params=client.params(),
             )
+        await self.sessions.cache.changed(used.user_id)
         await self.sessions.cut_off(used.user_id, sids)
         self.metrics.auth("password_reset")
 
@@ -287,6 +291,7 @@ class Accounts:
             if used is None or await cur.fetchone() is None:
                 self.metrics.auth("account_token_rejected")
                 raise account_tokens.invalid("verify_email")
+        await self.sessions.cache.changed(used.user_id)
         self.metrics.auth("email_verified")
 
     async def verify_password(self, user_id: int, password: str) -> bool:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from mainplatform.cache import Cache
 from mainplatform.db import Database, typed
 from mainplatform.errors import Forbidden
 from mainplatform.services.accounts import StatusRow, email_problem, normalize_email
 
 
 class OIDCAccounts:
-    def __init__(self, db: Database, issuer: str) -> None:
+    def __init__(self, db: Database, cache: Cache, issuer: str) -> None:
         self.db = db
+        self.cache = cache
         self.issuer = issuer
 
     async def resolve(self, claims: dict[str, Any]) -> int:
@@ -31,6 +33,7 @@ class OIDCAccounts:
                     (self.issuer, subject),
                 )
             ).fetchone()
+            linked = row is None
             if row is None:
                 email = claims.get("email")
                 if not isinstance(email, str) or claims.get("email_verified") is not True:
@@ -58,6 +61,8 @@ class OIDCAccounts:
                     "INSERT INTO user_identities (issuer, subject, user_id) VALUES (%s, %s, %s)",
                     (self.issuer, subject, row.id),
                 )
+        if linked:  # the account was created, or verified and linked, just now
+            await self.cache.changed(row.id)
         if row.disabled:
             raise Forbidden("This account is disabled.", code="account_disabled")
         return row.id

@@ -122,8 +122,9 @@ class Sessions:
 
     # -- access tokens -------------------------------------------------------------------
 
-    async def authenticate(self, token: str) -> AccessClaims:
-        """Verify an access token, charge the caller's API budget and check revocation."""
+    async def authenticate(self, token: str) -> tuple[AccessClaims, str]:
+        """Verify an access token, charge the caller's API budget and check revocation.
+        Returns the claims and the version of the user's data (``ReadCache``)."""
         try:
             claims = self.tokens.verify(token)
         except InvalidToken:
@@ -133,17 +134,17 @@ class Sessions:
             ) from None
         budget = [self.limits.user(claims.user_id)]
         try:
-            wait, revoked = await self.cache.check(budget, claims)
+            wait, revoked, version = await self.cache.check(budget, claims)
         except Unseeded:
             await self.reseed()
-            wait, revoked = await self.cache.check(budget, claims)
+            wait, revoked, version = await self.cache.check(budget, claims)
         if revoked:
             self.metrics.auth("token_rejected")
             raise Unauthorized("This session has ended; sign in again.", code="token_revoked")
         if wait:
             self.metrics.auth("rate_limited")
             raise RateLimited(wait)
-        return claims
+        return claims, version
 
     async def reseed(self) -> None:
         """Redis lost its data: copy back from PostgreSQL every revocation that can still
@@ -351,4 +352,5 @@ class Sessions:
             )
             sids = await self.end_all(conn, user_id, "logout_all")
         await self.cut_off(user_id, sids)
+        await self.cache.changed(user_id)  # the row changed (a column /users/me omits, today)
         self.metrics.auth("logout_all")

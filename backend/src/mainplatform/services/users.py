@@ -9,6 +9,7 @@ from mainplatform import schemas
 from mainplatform.db import Database, typed
 from mainplatform.errors import Conflict, Forbidden, NotFound, account_gone
 from mainplatform.paging import USERS
+from mainplatform.readcache import ReadCache
 from mainplatform.security.client import Client
 from mainplatform.services import account_tokens
 from mainplatform.services.accounts import (
@@ -21,23 +22,33 @@ from mainplatform.services.mail import Mail
 from mainplatform.services.sessions import Sessions
 
 SELECT_USER = f"SELECT {USER_COLUMNS} FROM users WHERE id = %s"
+USER_SIZE = 1024  # bytes a cached User counts for (its fields are short and bounded)
 
 
 class UsersService:
-    def __init__(self, db: Database, accounts: Accounts, sessions: Sessions, mail: Mail) -> None:
+    def __init__(
+        self, db: Database, accounts: Accounts, sessions: Sessions, mail: Mail, reads: ReadCache
+    ) -> None:
         self.mail = mail
+        self.reads = reads
         self.db = db
         self.accounts = accounts
         self.sessions = sessions
 
-    async def me(self, user_id: int) -> schemas.User:
-        """The caller's own account (401 when a still-valid token outlived it)."""
+    async def me(self, user_id: int, version: str) -> schemas.User:
+        """The caller's own account (401 when a still-valid token outlived it), from this
+        worker's ``ReadCache`` when nothing changed since (``version``: the guard's)."""
+        key = ("me", user_id)
+        cached = self.reads.get(key, version)
+        if isinstance(cached, schemas.User):
+            return cached
         async with self.db.connection() as conn:
             row = await (
                 await typed(conn, schemas.User).execute(SELECT_USER, (user_id,))
             ).fetchone()
         if row is None:
             raise account_gone()
+        self.reads.put(key, version, row, USER_SIZE)
         return row
 
     async def update_me(
@@ -92,6 +103,7 @@ class UsersService:
             ) from None
         if row is None:
             raise account_gone()
+        await self.sessions.cache.changed(user_id)
         return row
 
     async def require_admin(self, user_id: int) -> None:
@@ -140,6 +152,7 @@ class UsersService:
                 raise NotFound("No such user.")
             if disabled:
                 sids = await self.sessions.end_all(conn, user_id, "disabled")
+        await self.sessions.cache.changed(user_id)
         if disabled:
             await self.sessions.cut_off(user_id, sids)
         return row
