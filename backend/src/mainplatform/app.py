@@ -29,7 +29,7 @@ from mainplatform.platform import Platform, build
 
 log = logging.getLogger("mainplatform")
 
-POOL_STATS_INTERVAL = 5.0
+POOL_STATS_INTERVAL = 5.0  # seconds between samples of the pool and of requests in flight
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -133,4 +133,5 @@ def create_app(settings: Settings) -> Starlette:
 async def _pool_stats(platform: Platform) -> None:
     while True:
         platform.metrics.pool_stats(platform.db.pool.get_stats())
+        platform.metrics.sample()
         await asyncio.sleep(POOL_STATS_INTERVAL)

@@ -19,6 +19,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
     multiprocess,
+    values,
 )
 
 AuthEvent = Literal[
@@ -61,6 +62,21 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+_PID = [os.getpid()]
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+
+
+def use_multiprocess_values() -> None:
+    """Pick prometheus-client's value class for the worker processes (it picks one when
+    first imported, which may have been before ``PROMETHEUS_MULTIPROC_DIR`` was set). The
+    process id it checks on every sample write comes from a fork hook here instead of an
+    ``os.getpid()`` system call each time."""
+    if multiprocess_dir():
+        values.ValueClass = values.MultiProcessValue(process_identifier=lambda: _PID[0])  # type: ignore[no-untyped-call]
+    else:
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
@@ -129,6 +145,12 @@ class Metrics:
             for result in get_args(MailResult):
                 self.mail_sent.labels(kind, result)
         self._children: dict[tuple[str, str], tuple[Histogram, dict[int, Counter]]] = {}
+        # Requests being answered by this worker: a plain int on the hot path (the gauge's
+        # multiprocess file is written by ``sample``, every few seconds and on a scrape).
+        self.in_flight_now = 0
+
+    def sample(self) -> None:
+        self.in_flight.set(self.in_flight_now)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route)
@@ -158,6 +180,7 @@ class Metrics:
         self.db_pool.labels("waiting").set(stats.get("requests_waiting", 0))
 
     def render(self) -> bytes:
+        self.sample()
         if self.multiprocess:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -3,6 +3,7 @@ access log and security headers. Pure ASGI (not BaseHTTPMiddleware) keeps it che
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import time
@@ -45,6 +46,10 @@ class Observe:
         self.routes = routes
         self.max_body = max_body
         self.access_log = access_log
+        # Generated request ids: this worker's random prefix and a counter, 32 hex digits.
+        # Unique (not secret), and no getrandom() system call per request.
+        self._id_prefix = os.urandom(8).hex()
+        self._ids = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,7 +64,7 @@ class Observe:
             elif name == b"content-length":
                 length = value
         if not request_id:
-            request_id = os.urandom(16).hex().encode()
+            request_id = f"{self._id_prefix}{next(self._ids):016x}".encode()
         scope["mainplatform.request_id"] = request_id
         status = 500
         response_started = False
@@ -76,8 +81,8 @@ class Observe:
                     headers.append(NO_STORE)
             await send(message)
 
-        in_flight = self.metrics.in_flight
-        in_flight.inc()
+        metrics = self.metrics
+        metrics.in_flight_now += 1
         try:
             if length and (not length.isdigit() or len(length) > 18 or int(length) > self.max_body):
                 await _too_large(send_wrapper, self.max_body)
@@ -89,7 +94,7 @@ class Observe:
             if not response_started:
                 status = CLIENT_CLOSED_REQUEST
         finally:
-            in_flight.dec()
+            metrics.in_flight_now -= 1
             elapsed = time.perf_counter() - start
             method = scope["method"] if scope["method"] in METHODS else "OTHER"
             route = self.routes(scope.get("endpoint")) or "unmatched"

@@ -25,7 +25,7 @@ import time
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from mainplatform.metrics import Metrics
+from mainplatform.metrics import Metrics, use_multiprocess_values
 
 log = logging.getLogger("mainplatform.server")
 
@@ -77,12 +77,9 @@ def preload(app: str) -> None:
     import uvicorn
     import uvicorn.loops.uvloop
     import uvicorn.protocols.http.httptools_impl  # noqa: F401
-    from prometheus_client import values
 
     importlib.import_module(app.partition(":")[0])
-    # prometheus-client picks its value class when it is first imported, which may have been
-    # before `mainplatform serve` set PROMETHEUS_MULTIPROC_DIR: pick again, for the workers.
-    values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    use_multiprocess_values()
     gc.collect()
     gc.freeze()
 
