@@ -1,5 +1,6 @@
-"""The workers' cache of users' own reads (``ReadCache``): never a stale answer after a write
-through the application, in any worker, and no weaker revocation or rate limit.
+"""The workers' cache of ``/users/me`` (``ReadCache``): never a stale answer after a write
+through the application, in any worker, and no weaker revocation or rate limit. (Note pages
+are not cached; the reads below check them anyway.)
 
 The server tests run `mainplatform serve` with two workers; each read opens a fresh
 connection, which the kernel's SO_REUSEPORT group spreads over both workers, so a read
@@ -96,13 +97,14 @@ def test_a_write_is_seen_at_once_by_every_worker(own: tuple[Services, str]) -> N
 def test_one_users_write_leaves_anothers_reads_alone(own: tuple[Services, str]) -> None:
     svc, url = own
     a, b = sign_up(url, "a@example.org"), sign_up(url, "b@example.org")
-    fresh(url, "POST", "/api/notes", b, json={"title": "b's"})
-    reads(url, "/api/notes?limit=25", b)
+    reads(url, "/api/users/me", b)
     with psycopg.connect(svc.database_url, autocommit=True) as conn:
-        ver_b = redis.Redis.from_url(svc.redis.url).get("mp:ver:" + str(user_id(conn, "b")))
-    fresh(url, "POST", "/api/notes", a, json={"title": "a's"})
-    with psycopg.connect(svc.database_url, autocommit=True) as conn:
-        assert redis.Redis.from_url(svc.redis.url).get(f"mp:ver:{user_id(conn, 'b')}") == ver_b
+        key = {u: f"mp:ver:{user_id(conn, u)}" for u in ("a", "b")}
+    rd = redis.Redis.from_url(svc.redis.url)
+    ver_a, ver_b = rd.get(key["a"]), rd.get(key["b"])
+    assert fresh(url, "PATCH", "/api/users/me", a, json={"display_name": "A"}).status_code == 200
+    assert rd.get(key["a"]) != ver_a and rd.get(key["b"]) == ver_b
+    assert {r.json()["display_name"] for r in reads(url, "/api/users/me", b)} == {""}
 
 
 def user_id(conn: psycopg.Connection[Any], local: str) -> int:
@@ -201,14 +203,12 @@ def test_cache_keeps_to_its_budget() -> None:
 
 # -- every write to what the cache holds moves the version ---------------------------------
 
-WRITES = re.compile(
-    r"\b(UPDATE|INSERT INTO|DELETE FROM) (users|notes)\b"
-)
+WRITES = re.compile(r"\b(UPDATE|INSERT INTO|DELETE FROM) users\b")
 
 
 def writers() -> list[tuple[str, str, bool]]:
     """(file, function, whether it calls ``changed``/``_data_changed``) for every function of
-    the backend whose SQL writes users or notes."""
+    the backend whose SQL writes users."""
     found = []
     for path in sorted(SRC.rglob("*.py")):
         tree = ast.parse(path.read_text())
@@ -231,8 +231,8 @@ def writers() -> list[tuple[str, str, bool]]:
     return found
 
 
-def test_every_write_of_cached_data_moves_the_version() -> None:
+def test_every_write_of_a_user_row_moves_the_version() -> None:
     found = writers()
-    assert len(found) >= 10, found  # the scan sees the writers (accounts, users, notes, ...)
+    assert len(found) >= 9, found  # the scan sees the writers (accounts, users, cli, ...)
     missing = [(f, fn) for f, fn, ok in found if not ok and fn != "migrate"]
-    assert not missing, f"these write users or notes without Cache.changed(): {missing}"
+    assert not missing, f"these write users without Cache.changed(): {missing}"

@@ -28,7 +28,7 @@ PREFIX = "mp:"
 #   returns {wait_ms (0 = allowed), revoked (0/1), unseeded (0/1), data version}
 # "unseeded": Redis has lost its data (the revocations are in PostgreSQL too); nothing is
 # charged, and the caller copies the revocations back before it asks again.
-# The data version ("<seeded token>:<ver:user>") changes whenever the user's row or notes do
+# The data version ("<seeded token>:<ver:user>") changes whenever the user's row does
 # (``Cache.changed``) and whenever Redis is seeded afresh: what ``ReadCache`` keys on.
 GUARD_LUA = """
 local check_token = ARGV[1] == '1'
@@ -83,7 +83,7 @@ def nbf_key(user_id: int) -> str:
 
 
 def version_key(user_id: int) -> str:
-    """The version of the user's row and notes: no TTL (``volatile-ttl`` never evicts it)."""
+    """The version of the user's row: no TTL (``volatile-ttl`` never evicts it)."""
     return f"{PREFIX}ver:{user_id}"
 
 
@@ -154,8 +154,8 @@ class Cache:
         return wait, bool(int(revoked)), version.decode() if isinstance(version, bytes) else version
 
     async def changed(self, user_id: int) -> None:
-        """The user's row or notes changed (call it after the commit): every worker's cached
-        reads of them stop matching on its next request, whose guard reads the new version.
+        """The user's row changed (call it after the commit): every worker's cached reads of
+        it stop matching on its next request, whose guard reads the new version.
 
         When Redis does not answer, the increment is retried in the background until it
         does: while Redis is down no authenticated request gets past the guard, so none can

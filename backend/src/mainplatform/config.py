@@ -163,9 +163,9 @@ class Settings:
     db_pool_min: int = setting(2, "PostgreSQL connections kept open per worker", minimum=0)
     db_pool_max: int = setting(10, "PostgreSQL connections at most per worker", minimum=1)
     read_cache_bytes: int = setting(
-        4 * 1024 * 1024,
-        "bytes per worker for users' own reads (`/users/me`, note pages), checked against"
-        " Redis on every request; 0 turns the cache off",
+        1024 * 1024,
+        "bytes per worker for cached `/users/me` answers, checked against Redis on every"
+        " request; 0 turns the cache off",
         minimum=0,
     )
     hash_concurrency: int = setting(

@@ -87,7 +87,7 @@ def build(settings: Settings, metrics: Metrics) -> Platform:
         sessions=sessions,
         accounts=accounts,
         users=UsersService(db, accounts, sessions, mail, reads),
-        notes=NotesService(db, cache, reads),
+        notes=NotesService(db),
     )
     if settings.oidc_enabled:
         assert settings.oidc_issuer is not None

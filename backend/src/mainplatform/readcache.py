@@ -1,9 +1,10 @@
-"""A worker's cache of users' reads of their own data, checked on every request.
+"""A worker's cache of users' reads of their own account (``/users/me``), checked on every
+request.
 
 Each entry carries the data version the request's guard read from Redis (``Cache.check``,
 the round trip every authenticated request already makes). A read is answered from here only
 when its entry was stored under the version Redis holds now; ``Cache.changed`` moves a user's
-version after any write to their row or notes, and a fresh seeding of Redis changes every
+version after any write to their row, and a fresh seeding of Redis changes every
 version. So an entry never outlives a write made through the application, in any worker,
 by even one request: the next request's guard reads the new version and the read goes to
 PostgreSQL again. The guard itself (revocation, rate limits) runs first, whatever is cached.

@@ -7,14 +7,11 @@ from msgspec import UNSET
 from psycopg import errors
 
 from mainplatform import schemas
-from mainplatform.cache import Cache
 from mainplatform.db import Database, typed
 from mainplatform.errors import NotFound, account_gone
 from mainplatform.paging import NOTES
-from mainplatform.readcache import ReadCache
 
 COLUMNS = "id, title, body, created_at, updated_at"
-PAGE_OVERHEAD = 256  # bytes a cached page counts for beyond its items' JSON
 _UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
 LIST_SQL = f"""
 WITH page AS (
@@ -40,35 +37,24 @@ FROM page
 
 
 class NotesService:
-    def __init__(self, db: Database, cache: Cache, reads: ReadCache) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.cache = cache
-        self.reads = reads
 
-    async def list(
-        self, owner: int, limit: int, cursor: str | None, version: str
-    ) -> schemas.NotePageRaw:
+    async def list(self, owner: int, limit: int, cursor: str | None) -> schemas.NotePageRaw:
         """One page, newest first. PostgreSQL renders the items as JSON (the hot path: no
         per-row Python objects); ``tests`` check the output against ``schemas.NotePage``.
-        From this worker's ``ReadCache`` when the owner's notes did not change since
-        (``version``: the guard's)."""
+        Not cached: a cached page would cost every note write a second Redis round trip
+        (``Cache.changed``), more than the read saves (see the README's benchmarks)."""
         before = NOTES.decode(cursor) if cursor else None
-        key = ("notes", owner, before, limit)
-        cached = self.reads.get(key, version)
-        if isinstance(cached, schemas.NotePageRaw):
-            return cached
         async with self.db.connection() as conn:
             cur = await conn.execute(LIST_SQL, {"owner": owner, "before": before, "limit": limit})
             row = await cur.fetchone()
         assert row is not None
         more = bool(row["more"])
-        items = row["items"].encode()
-        page = schemas.NotePageRaw(
-            items=msgspec.Raw(items),
+        return schemas.NotePageRaw(
+            items=msgspec.Raw(row["items"].encode()),
             next_cursor=NOTES.encode(row["last_id"]) if more else None,
         )
-        self.reads.put(key, version, page, len(items) + PAGE_OVERHEAD)
-        return page
 
     async def create(self, owner: int, data: schemas.NoteCreate) -> schemas.Note:
         try:
@@ -83,7 +69,6 @@ class NotesService:
         except errors.ForeignKeyViolation:  # the token outlived its account
             raise account_gone() from None
         assert row is not None
-        await self.cache.changed(owner)
         return row
 
     async def get(self, owner: int, note_id: int) -> schemas.Note:
@@ -111,7 +96,6 @@ class NotesService:
             row = await cur.fetchone()
         if row is None:
             raise NotFound("No such note.")
-        await self.cache.changed(owner)
         return row
 
     async def delete(self, owner: int, note_id: int) -> None:
@@ -121,4 +105,3 @@ class NotesService:
             )
         if cur.rowcount == 0:
             raise NotFound("No such note.")
-        await self.cache.changed(owner)
