@@ -57,3 +57,17 @@ def test_mypy_strict_dashboard_generator() -> None:
         sys.executable, "-m", "mypy", "--config-file", "backend/pyproject.toml", DASHBOARD_GENERATOR
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_readme_has_each_section_once() -> None:
+    """A scripted README edit once pasted a second copy of half the file; every heading
+    (outside code blocks) names one section."""
+    headings: list[str] = []
+    fenced = False
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            headings.append(line)
+    repeated = sorted({h for h in headings if headings.count(h) > 1})
+    assert not repeated, repeated
