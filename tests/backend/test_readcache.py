@@ -184,21 +184,23 @@ def test_rate_limit_stays_exact_with_warm_caches(services: Services) -> None:
     assert codes == [200] * 8 + [429] * 4, codes
 
 
-def test_cache_keeps_to_its_budget() -> None:
-    cache = ReadCache(1000)
+def test_cache_keeps_to_its_capacity() -> None:
+    cache: ReadCache[int] = ReadCache(10)
     for i in range(10):
-        cache.put(("k", i), "v1", i, 100)
+        cache.put(i, "v1", i)
     assert len(cache) == 10
-    cache.get(("k", 0), "v1")  # 0 is now the most recently used
-    cache.put(("k", 10), "v1", 10, 200)
-    assert cache.get(("k", 0), "v1") == 0
-    assert cache.get(("k", 1), "v1") is None and cache.get(("k", 2), "v1") is None
-    assert cache.get(("k", 10), "v2") is None  # another version: a miss
-    cache.put(("big",), "v1", "x", 251)  # more than a quarter of the budget: not kept
-    assert cache.get(("big",), "v1") is None
-    off = ReadCache(0)
-    off.put(("k",), "v1", 1, 1)
-    assert off.get(("k",), "v1") is None
+    cache.get(0, "v1")  # 0 is now the most recently used
+    cache.put(10, "v1", 10)
+    cache.put(11, "v1", 11)
+    assert len(cache) == 10
+    assert cache.get(0, "v1") == 0
+    assert cache.get(1, "v1") is None and cache.get(2, "v1") is None
+    assert cache.get(10, "v2") is None  # another version: a miss
+    cache.put(12, "", 12)  # no version (no token was checked): not kept
+    assert cache.get(12, "") is None
+    off: ReadCache[int] = ReadCache(0)
+    off.put(1, "v1", 1)
+    assert off.get(1, "v1") is None and len(off) == 0
 
 
 # -- every write to what the cache holds moves the version ---------------------------------

@@ -162,9 +162,9 @@ class Settings:
     password_min_length: int = setting(12, "minimum password length", minimum=8)
     db_pool_min: int = setting(2, "PostgreSQL connections kept open per worker", minimum=0)
     db_pool_max: int = setting(10, "PostgreSQL connections at most per worker", minimum=1)
-    read_cache_bytes: int = setting(
-        1024 * 1024,
-        "bytes per worker for cached `/users/me` answers, checked against Redis on every"
+    read_cache_users: int = setting(
+        1024,
+        "accounts whose `/users/me` answer each worker keeps, checked against Redis on every"
         " request; 0 turns the cache off",
         minimum=0,
     )

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from mainplatform import schemas
 from mainplatform.cache import Cache
 from mainplatform.config import Settings
 from mainplatform.db import Database
@@ -61,9 +62,9 @@ def build(settings: Settings, metrics: Metrics) -> Platform:
         # while Redis was down instead of answering 503 at once.
         retry=Retry(NoBackoff(), 1),
     )
-    # Without a ReadCache (READ_CACHE_BYTES=0) no worker reads data versions: writes skip them.
-    cache = Cache(client, versions=settings.read_cache_bytes > 0)
-    reads = ReadCache(settings.read_cache_bytes)
+    # Without a ReadCache (READ_CACHE_USERS=0) no worker reads data versions: writes skip them.
+    cache = Cache(client, versions=settings.read_cache_users > 0)
+    reads: ReadCache[schemas.User] = ReadCache(settings.read_cache_users)
     tokens = AccessTokens(
         settings.jwt_secret,
         previous_secret=settings.jwt_previous_secret,

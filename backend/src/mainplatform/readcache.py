@@ -15,41 +15,34 @@ run ``mainplatform cache-reset``, which reseeds the version prefix.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
 
 
-class ReadCache:
-    """At most ``max_bytes`` (by the sizes callers declare), least recently used out first;
-    ``max_bytes == 0`` turns it off."""
+class ReadCache(Generic[V]):
+    """Values by user id, each under the data version it was read at: at most ``capacity``
+    of them, least recently used out first; ``capacity == 0`` turns it off."""
 
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._entries: dict[Hashable, tuple[str, object, int]] = {}
-        self._bytes = 0
-        self.hits = 0
-        self.misses = 0
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: dict[int, tuple[str, V]] = {}
 
-    def get(self, key: Hashable, version: str) -> object | None:
-        entry = self._entries.get(key)
+    def get(self, user_id: int, version: str) -> V | None:
+        entry = self._entries.get(user_id)
         if entry is None or entry[0] != version or not version:
-            self.misses += 1
             return None
-        self.hits += 1
-        del self._entries[key]  # most recently used goes last
-        self._entries[key] = entry
+        del self._entries[user_id]  # most recently used goes last
+        self._entries[user_id] = entry
         return entry[1]
 
-    def put(self, key: Hashable, version: str, value: object, size: int) -> None:
-        if not version or size > self.max_bytes // 4:
+    def put(self, user_id: int, version: str, value: V) -> None:
+        if not version or not self.capacity:
             return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= old[2]
-        self._entries[key] = (version, value, size)
-        self._bytes += size
-        while self._bytes > self.max_bytes:
-            oldest = next(iter(self._entries))
-            self._bytes -= self._entries.pop(oldest)[2]
+        self._entries.pop(user_id, None)
+        self._entries[user_id] = (version, value)
+        if len(self._entries) > self.capacity:
+            del self._entries[next(iter(self._entries))]
 
     def __len__(self) -> int:
         return len(self._entries)

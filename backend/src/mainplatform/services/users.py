@@ -22,12 +22,16 @@ from mainplatform.services.mail import Mail
 from mainplatform.services.sessions import Sessions
 
 SELECT_USER = f"SELECT {USER_COLUMNS} FROM users WHERE id = %s"
-USER_SIZE = 1024  # bytes a cached User counts for (its fields are short and bounded)
 
 
 class UsersService:
     def __init__(
-        self, db: Database, accounts: Accounts, sessions: Sessions, mail: Mail, reads: ReadCache
+        self,
+        db: Database,
+        accounts: Accounts,
+        sessions: Sessions,
+        mail: Mail,
+        reads: ReadCache[schemas.User],
     ) -> None:
         self.mail = mail
         self.reads = reads
@@ -38,9 +42,8 @@ class UsersService:
     async def me(self, user_id: int, version: str) -> schemas.User:
         """The caller's own account (401 when a still-valid token outlived it), from this
         worker's ``ReadCache`` when nothing changed since (``version``: the guard's)."""
-        key = ("me", user_id)
-        cached = self.reads.get(key, version)
-        if isinstance(cached, schemas.User):
+        cached = self.reads.get(user_id, version)
+        if cached is not None:
             return cached
         async with self.db.connection() as conn:
             row = await (
@@ -48,7 +51,7 @@ class UsersService:
             ).fetchone()
         if row is None:
             raise account_gone()
-        self.reads.put(key, version, row, USER_SIZE)
+        self.reads.put(user_id, version, row)
         return row
 
     async def update_me(
