@@ -22,9 +22,11 @@ import psycopg
 import pytest
 import redis
 
+from mainplatform.cache import version_key
 from mainplatform.readcache import ReadCache
-from tests.support import STRONG_PASSWORD, Services, stop_process, throwaway_services
+from tests.support import Services, stop_process, throwaway_services
 from tests.support.services import backend_env, start_backend
+from tests.support.users import api_register, api_token
 
 SRC = Path(__file__).resolve().parents[2] / "backend" / "src" / "mainplatform"
 READS = 20
@@ -41,13 +43,10 @@ def own() -> Iterator[tuple[Services, str]]:
             stop_process(proc)
 
 
-def sign_up(url: str, email: str) -> dict[str, str]:
-    with httpx.Client(base_url=url) as http:
-        creds = {"email": email, "password": STRONG_PASSWORD}
-        assert http.post("/api/auth/register", json=creds).status_code == 201
-        r = http.post("/api/auth/login", json=creds)
-        assert r.status_code == 200, r.text
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+def sign_up(url: str, email: str) -> tuple[int, dict[str, str]]:
+    """A new account's id and its bearer header."""
+    user_id = api_register(url, email)
+    return user_id, {"Authorization": f"Bearer {api_token(url, email)}"}
 
 
 def fresh(url: str, method: str, path: str, auth: dict[str, str], **kw: Any) -> httpx.Response:
@@ -60,9 +59,17 @@ def reads(url: str, path: str, auth: dict[str, str]) -> list[httpx.Response]:
     return [fresh(url, "GET", path, auth) for _ in range(READS)]
 
 
+def note_titles(url: str, auth: dict[str, str]) -> set[tuple[str, ...]]:
+    """The first page's titles, as each of the reads saw them."""
+    return {
+        tuple(n["title"] for n in r.json()["items"])
+        for r in reads(url, "/api/notes?limit=25", auth)
+    }
+
+
 def test_a_write_is_seen_at_once_by_every_worker(own: tuple[Services, str]) -> None:
     _, url = own
-    auth = sign_up(url, "fresh@example.org")
+    _, auth = sign_up(url, "fresh@example.org")
     note = fresh(url, "POST", "/api/notes", auth, json={"title": "first"}).json()
     for path in ("/api/users/me", "/api/notes?limit=25"):
         assert all(r.status_code == 200 for r in reads(url, path, auth))  # both warm
@@ -72,53 +79,31 @@ def test_a_write_is_seen_at_once_by_every_worker(own: tuple[Services, str]) -> N
     assert {r.json()["display_name"] for r in reads(url, "/api/users/me", auth)} == {"Renamed"}
 
     assert fresh(url, "POST", "/api/notes", auth, json={"title": "second"}).status_code == 201
-    titles = {
-        tuple(n["title"] for n in r.json()["items"])
-        for r in reads(url, "/api/notes?limit=25", auth)
-    }
-    assert titles == {("second", "first")}
+    assert note_titles(url, auth) == {("second", "first")}
 
     r = fresh(url, "PATCH", f"/api/notes/{note['id']}", auth, json={"title": "edited"})
     assert r.status_code == 200
-    titles = {
-        tuple(n["title"] for n in r.json()["items"])
-        for r in reads(url, "/api/notes?limit=25", auth)
-    }
-    assert titles == {("second", "edited")}
+    assert note_titles(url, auth) == {("second", "edited")}
 
     assert fresh(url, "DELETE", f"/api/notes/{note['id']}", auth).status_code == 204
-    titles = {
-        tuple(n["title"] for n in r.json()["items"])
-        for r in reads(url, "/api/notes?limit=25", auth)
-    }
-    assert titles == {("second",)}
+    assert note_titles(url, auth) == {("second",)}
 
 
 def test_one_users_write_leaves_anothers_reads_alone(own: tuple[Services, str]) -> None:
     svc, url = own
-    a, b = sign_up(url, "a@example.org"), sign_up(url, "b@example.org")
+    (a_id, a), (b_id, b) = sign_up(url, "a@example.org"), sign_up(url, "b@example.org")
     reads(url, "/api/users/me", b)
-    with psycopg.connect(svc.database_url, autocommit=True) as conn:
-        key = {u: f"mp:ver:{user_id(conn, u)}" for u in ("a", "b")}
     rd = redis.Redis.from_url(svc.redis.url)
-    ver_a, ver_b = rd.get(key["a"]), rd.get(key["b"])
+    ver_a, ver_b = rd.get(version_key(a_id)), rd.get(version_key(b_id))
     assert fresh(url, "PATCH", "/api/users/me", a, json={"display_name": "A"}).status_code == 200
-    assert rd.get(key["a"]) != ver_a and rd.get(key["b"]) == ver_b
+    assert rd.get(version_key(a_id)) != ver_a and rd.get(version_key(b_id)) == ver_b
     assert {r.json()["display_name"] for r in reads(url, "/api/users/me", b)} == {""}
-
-
-def user_id(conn: psycopg.Connection[Any], local: str) -> int:
-    row = conn.execute(
-        "SELECT id FROM users WHERE email = %s", (f"{local}@example.org",)
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 @pytest.mark.parametrize("end", ["/api/auth/logout", "/api/auth/logout-all"])
 def test_revocation_stops_cached_reads_in_every_worker(own: tuple[Services, str], end: str) -> None:
     _, url = own
-    auth = sign_up(url, f"revoked{len(end)}@example.org")
+    _, auth = sign_up(url, f"revoked{len(end)}@example.org")
     for path in ("/api/users/me", "/api/notes?limit=25"):
         assert all(r.status_code == 200 for r in reads(url, path, auth))
     assert fresh(url, "POST", end, auth).status_code == 204
@@ -131,7 +116,7 @@ def test_a_hand_edit_needs_cache_reset_and_then_shows(own: tuple[Services, str])
     """Outside the app nothing moves a version: `mainplatform cache-reset` does (and a
     control read shows the cache really was in the way before it)."""
     svc, url = own
-    auth = sign_up(url, "edited@example.org")
+    _, auth = sign_up(url, "edited@example.org")
     reads(url, "/api/users/me", auth)
     with psycopg.connect(svc.database_url, autocommit=True) as conn:
         conn.execute("UPDATE users SET display_name = 'By hand' WHERE email = 'edited@example.org'")
@@ -151,7 +136,7 @@ def test_redis_losing_its_data_empties_every_cache(own: tuple[Services, str]) ->
     """A reseed after a flush gives versions a new prefix: an entry cached under a version
     from before the loss (which may count from 0 again) never matches."""
     svc, url = own
-    auth = sign_up(url, "flushed@example.org")
+    _, auth = sign_up(url, "flushed@example.org")
     reads(url, "/api/users/me", auth)
     with psycopg.connect(svc.database_url, autocommit=True) as conn:
         conn.execute("UPDATE users SET display_name = 'After' WHERE email = 'flushed@example.org'")
@@ -161,7 +146,7 @@ def test_redis_losing_its_data_empties_every_cache(own: tuple[Services, str]) ->
 
 def test_redis_down_is_503_even_with_warm_caches(own: tuple[Services, str]) -> None:
     svc, url = own
-    auth = sign_up(url, "outage@example.org")
+    _, auth = sign_up(url, "outage@example.org")
     for path in ("/api/users/me", "/api/notes?limit=25"):
         reads(url, path, auth)
     svc.redis.stop()
@@ -177,7 +162,7 @@ def test_rate_limit_stays_exact_with_warm_caches(services: Services) -> None:
     proc, url = start_backend(backend_env(services, RATE_LIMIT_API="8/minute"), workers=2)
     try:
         services.reset()
-        auth = sign_up(url, "limited@example.org")
+        _, auth = sign_up(url, "limited@example.org")
         codes = [fresh(url, "GET", "/api/users/me", auth).status_code for _ in range(12)]
     finally:
         stop_process(proc)
