@@ -21,7 +21,6 @@ import argparse
 import os
 import secrets
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,13 +28,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx2 as httpx
 from mainplatform_dev.services import Postgres, Redis, free_port
 
 from mainplatform.db import migrate
-from tests.benchmarks.backend import BENCH_ENV, Endpoint, Figures, measure, serve
+from tests.benchmarks.backend import (
+    BENCH_ENV,
+    POST_NOTE_LUA,
+    Endpoint,
+    Figures,
+    measure,
+    medians,
+    prepare,
+    serve,
+)
 from tests.benchmarks.procfs import pss_mib
-from tests.support import STRONG_PASSWORD, stop_process
+from tests.support import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDPOINTS = {
@@ -101,11 +108,7 @@ def main() -> int:
     pg = Postgres(base / "pg").start()
     rd = Redis(base / "redis").start()
     post_lua = base / "post.lua"
-    post_lua.write_text(
-        'wrk.method = "POST"\n'
-        'wrk.body = \'{"title": "bench", "body": "hello"}\'\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-    )
+    post_lua.write_text(POST_NOTE_LUA)
     try:
         for i, v in enumerate(variants):
             v.src = source(v.rev, base / f"src{i}")
@@ -123,18 +126,7 @@ def main() -> int:
             cmd = [sys.executable, "-m", "mainplatform", "serve", "--workers", str(args.workers)]
             cmd += ["--host", "127.0.0.1", "--port", str(v.port)]
             v.proc = serve(cmd, env, v.port, base / f"{v.name}.log")
-            with httpx.Client(base_url=f"http://127.0.0.1:{v.port}") as http:
-                creds = {"email": "bench@example.org", "password": STRONG_PASSWORD}
-                http.post("/api/auth/register", json=creds)
-                v.token = http.post("/api/auth/login", json=creds).json()["access_token"]
-                auth = {"Authorization": f"Bearer {v.token}"}
-                for n in range(25):
-                    http.post(
-                        "/api/notes", json={"title": f"note {n}", "body": "x" * 200}, headers=auth
-                    )
-                for _ in range(20 * args.workers):
-                    http.get("/api/notes?limit=25", headers=auth)
-                    http.get("/api/users/me", headers=auth)
+            v.token = prepare(f"http://127.0.0.1:{v.port}", args.workers)
         time.sleep(1)
         assert rd.proc is not None
         trees = {"postgres": pg.pid, "redis": rd.proc.pid}
@@ -163,18 +155,11 @@ def main() -> int:
         )
         for key in chosen:
             for v in variants:
-                fs = v.figures[key]
-                cpu = {
-                    k: statistics.median([f.cpu_ms[k] for f in fs])
-                    for k in ("backend", "postgres", "redis")
-                }
-                total = statistics.median([sum(f.cpu_ms.values()) for f in fs])
+                m = medians(v.figures[key])
                 print(
-                    f"{key:<10} {v.name:<14} {statistics.median([f.result.rps for f in fs]):>8.0f}"
-                    f" {statistics.median([f.result.p99_ms for f in fs]):>7.1f}"
-                    f" {sum(f.result.errors for f in fs):>5d}                  "
-                    f"{cpu['backend']:>8.3f} {cpu['postgres']:>6.3f} {cpu['redis']:>6.3f}"
-                    f" {total:>6.3f}"
+                    f"{key:<10} {v.name:<14} {m['rps']:>8.0f} {m['p99']:>7.1f} {m['errors']:>5.0f}"
+                    f"                  {m['backend']:>8.3f} {m['postgres']:>6.3f}"
+                    f" {m['redis']:>6.3f} {m['total']:>6.3f}"
                 )
         for v in variants:
             assert v.proc is not None

@@ -113,6 +113,30 @@ def serve(cmd: list[str], env: dict[str, str], port: int, log: Path) -> subproce
     return proc
 
 
+BENCH_EMAIL = "bench@example.org"
+POST_NOTE_LUA = (
+    'wrk.method = "POST"\n'
+    'wrk.body = \'{"title": "bench", "body": "hello"}\'\n'
+    'wrk.headers["Content-Type"] = "application/json"\n'
+)
+
+
+def prepare(api: str, workers: int) -> str:
+    """The benchmark's account with 25 notes, every worker warmed up on the endpoints that
+    read them (before any idle figure); returns its access token."""
+    with httpx.Client(base_url=api) as http:
+        creds = {"email": BENCH_EMAIL, "password": STRONG_PASSWORD}
+        http.post("/api/auth/register", json=creds)
+        token: str = http.post("/api/auth/login", json=creds).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        for i in range(25):
+            http.post("/api/notes", json={"title": f"note {i}", "body": "x" * 200}, headers=auth)
+        for _ in range(20 * workers):
+            http.get("/api/notes?limit=25", headers=auth)
+            http.get("/api/users/me", headers=auth)
+    return token
+
+
 @dataclass(frozen=True)
 class Endpoint:
     name: str
@@ -137,6 +161,23 @@ def measure(e: Endpoint, trees: dict[str, int], d: int, c: int, t: int) -> Figur
     after = {k: cpu_seconds(pid) for k, pid in trees.items()}
     n = max(r.requests, 1)
     return Figures(r, {k: (after[k] - before[k]) / n * 1000 for k in trees})
+
+
+def medians(fs: list[Figures]) -> dict[str, float]:
+    """One endpoint's rounds: medians of req/s, p50, p99 and CPU per request by process
+    tree and in total; the errors summed."""
+    m = {
+        "rps": statistics.median([f.result.rps for f in fs]),
+        "p50": statistics.median([f.result.p50_ms for f in fs]),
+        "p99": statistics.median([f.result.p99_ms for f in fs]),
+        "errors": sum(f.result.errors for f in fs),
+        **{
+            k: statistics.median([f.cpu_ms[k] for f in fs])
+            for k in ("backend", "postgres", "redis")
+        },
+    }
+    m["total"] = statistics.median([sum(f.cpu_ms.values()) for f in fs])
+    return m
 
 
 def main() -> int:
@@ -197,36 +238,16 @@ def main() -> int:
         bare = serve([sys.executable, "-c", bare_cmd], env, bare_port, base / "bare.log")
         procs.append(bare)
         api = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=api) as http:
-            http.post(
-                "/api/auth/register",
-                json={"email": "bench@example.org", "password": STRONG_PASSWORD},
-            )
-            token = http.post(
-                "/api/auth/login", json={"email": "bench@example.org", "password": STRONG_PASSWORD}
-            ).json()["access_token"]
-            auth = {"Authorization": f"Bearer {token}"}
-            for i in range(25):
-                http.post(
-                    "/api/notes", json={"title": f"note {i}", "body": "x" * 200}, headers=auth
-                )
-            # every worker has served each endpoint before the idle figure
-            for _ in range(20 * args.workers):
-                http.get("/api/notes?limit=25", headers=auth)
-                http.get("/api/users/me", headers=auth)
+        auth = {"Authorization": f"Bearer {prepare(api, args.workers)}"}
         time.sleep(1)
         idle_pss = pss_mib(ours.pid)
 
         post_lua = base / "post.lua"
-        post_lua.write_text(
-            'wrk.method = "POST"\n'
-            'wrk.body = \'{"title": "bench", "body": "hello"}\'\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-        )
+        post_lua.write_text(POST_NOTE_LUA)
         login_lua = base / "login.lua"
         login_lua.write_text(
             'wrk.method = "POST"\n'
-            f'wrk.body = \'{{"email": "bench@example.org", "password": "{STRONG_PASSWORD}"}}\'\n'
+            f'wrk.body = \'{{"email": "{BENCH_EMAIL}", "password": "{STRONG_PASSWORD}"}}\'\n'
             'wrk.headers["Content-Type"] = "application/json"\n'
         )
         endpoints = [
@@ -312,19 +333,7 @@ def main() -> int:
         )
         med: dict[str, dict[str, float]] = {}
         for e in endpoints:
-            fs = rounds[e.name]
-            m = {
-                "rps": statistics.median([f.result.rps for f in fs]),
-                "p50": statistics.median([f.result.p50_ms for f in fs]),
-                "p99": statistics.median([f.result.p99_ms for f in fs]),
-                "errors": sum(f.result.errors for f in fs),
-                **{
-                    k: statistics.median([f.cpu_ms[k] for f in fs])
-                    for k in ("backend", "postgres", "redis")
-                },
-            }
-            m["total"] = statistics.median([sum(f.cpu_ms.values()) for f in fs])
-            med[e.name] = m
+            m = med[e.name] = medians(rounds[e.name])
             print(
                 f"{e.name:<32} {m['rps']:>8.0f} {m['p50']:>7.2f} {m['p99']:>7.2f} "
                 f"{m['errors']:>5.0f}                  {m['backend']:>8.3f} {m['postgres']:>6.3f} "
