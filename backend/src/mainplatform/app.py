@@ -29,7 +29,7 @@ from mainplatform.platform import Platform, build
 
 log = logging.getLogger("mainplatform")
 
-POOL_STATS_INTERVAL = 5.0  # seconds between samples of the pool and of requests in flight
+GAUGE_INTERVAL = 5.0  # seconds between samples of the pool and of requests in flight
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
@@ -67,7 +67,7 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await platform.db.open()
-        stats = asyncio.create_task(_pool_stats(platform))
+        stats = asyncio.create_task(_sample_gauges(platform))
         # Each worker process delivers the outbox (rows are claimed with SKIP LOCKED).
         mail = asyncio.create_task(platform.mail.run()) if settings.mail_enabled else None
         try:
@@ -130,8 +130,8 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-async def _pool_stats(platform: Platform) -> None:
+async def _sample_gauges(platform: Platform) -> None:
     while True:
         platform.metrics.pool_stats(platform.db.pool.get_stats())
         platform.metrics.sample()
-        await asyncio.sleep(POOL_STATS_INTERVAL)
+        await asyncio.sleep(GAUGE_INTERVAL)
