@@ -51,23 +51,30 @@ def prometheus_running(
         "scrape_configs": list(scrape_configs),
         **({"alerting": alerting} if alerting else {}),
     }
-    config_file = tmp / "prometheus.yml"
-    config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")  # JSON is YAML
-    log = tmp / "prometheus.log"
     argv = [
         prometheus,
-        f"--config.file={config_file}",
         f"--storage.tsdb.path={tmp / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}",
         "--storage.tsdb.retention.time=1h",
     ]
+    with _until_ready("prometheus", argv, tmp, config, port) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _until_ready(
+    name: str, argv: list[str], tmp: Path, config: dict[str, Any], port: int
+) -> Iterator[str]:
+    """Prometheus or Alertmanager (`argv`) with `config` as `tmp/<name>.yml` (JSON is YAML),
+    listening on 127.0.0.1:`port`, once its /-/ready answers; yields its base URL."""
+    config_file = tmp / f"{name}.yml"
+    config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    log = tmp / f"{name}.log"
+    argv = [*argv, f"--config.file={config_file}", f"--web.listen-address=127.0.0.1:{port}"]
     url = f"http://127.0.0.1:{port}"
     with running(argv, log=log, cwd=tmp) as proc:
         wait_until(
-            lambda: (
-                alive(proc, "prometheus", log) and http_get(f"{url}/-/ready", timeout=2)[0] == 200
-            ),
-            what="Prometheus /-/ready",
+            lambda: alive(proc, name, log) and http_get(f"{url}/-/ready", timeout=2)[0] == 200,
+            what=f"{name} /-/ready",
             detail=lambda: tail(log),
         )
         yield url
@@ -84,25 +91,11 @@ def require_alertmanager() -> str:
 def alertmanager_running(tmp: Path, config: dict[str, Any], port: int) -> Iterator[str]:
     """A throwaway Alertmanager on 127.0.0.1:`port` with `config` (alertmanager.yml as a
     dict), clustering off (it would listen on every interface); yields its base URL."""
-    program = require_alertmanager()
-    config_file = tmp / "alertmanager.yml"
-    config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
-    log = tmp / "alertmanager.log"
     argv = [
-        program,
-        f"--config.file={config_file}",
+        require_alertmanager(),
         f"--storage.path={tmp / 'alertmanager-data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
         "--cluster.listen-address=",
         "--log.level=debug",
     ]
-    url = f"http://127.0.0.1:{port}"
-    with running(argv, log=log, cwd=tmp) as proc:
-        wait_until(
-            lambda: (
-                alive(proc, "alertmanager", log) and http_get(f"{url}/-/ready", timeout=2)[0] == 200
-            ),
-            what="Alertmanager /-/ready",
-            detail=lambda: tail(log),
-        )
+    with _until_ready("alertmanager", argv, tmp, config, port) as url:
         yield url
