@@ -8,29 +8,18 @@ import email.policy
 import re
 import smtplib
 import subprocess
-import sys
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx2 as httpx
-from mainplatform_dev.stack import Stack, smtp_answers
+from mainplatform_dev.stack import Stack, mail_sink_command, smtp_answers
 
 from tests.support import STRONG_PASSWORD, free_port, stop_process, wait_until
 
 
 def test_the_sink_keeps_each_mail_as_an_eml_file(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mainplatform_dev.mailsink",
-            "--port",
-            str(port),
-            "--dir",
-            str(tmp_path),
-        ]
-    )
+    proc = subprocess.Popen(mail_sink_command(port, tmp_path))
     try:
         wait_until(lambda: smtp_answers(port), what="the sink")
         mail = EmailMessage()

@@ -132,6 +132,20 @@ def answers(url: str) -> Probe:
     return lambda: http_ok(url)
 
 
+def mail_sink_command(port: int, directory: Path) -> tuple[str, ...]:
+    """The dev mail sink (``mainplatform_dev.mailsink``) on 127.0.0.1:``port``, each mail an
+    ``.eml`` file in ``directory``."""
+    return (
+        sys.executable,
+        "-m",
+        "mainplatform_dev.mailsink",
+        "--port",
+        str(port),
+        "--dir",
+        str(directory),
+    )
+
+
 def smtp_answers(port: int) -> bool:
     """An SMTP server on 127.0.0.1:``port`` greets (220)."""
     try:
@@ -468,15 +482,7 @@ class Stack:
         port = self.smtp_port
         return Unit(
             "mail-sink",
-            command=(
-                sys.executable,
-                "-m",
-                "mainplatform_dev.mailsink",
-                "--port",
-                str(port),
-                "--dir",
-                str(self.mail_dir),
-            ),
+            command=mail_sink_command(port, self.mail_dir),
             dirs=(self.mail_dir,),
             ready=lambda: smtp_answers(port),
         )
