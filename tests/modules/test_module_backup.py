@@ -14,7 +14,7 @@ import pytest
 
 from tests.modules.test_real_eval import error, evaluate, nixpkgs, report  # noqa: F401
 from tests.support.nix import module_lib, to_nix
-from tests.support.programs import require_program
+from tests.support.prometheus import amtool_check
 
 S3 = {
     "type": "s3",
@@ -155,13 +155,7 @@ def test_alertmanager_on_loopback_with_the_smtp_password_as_a_credential(
         {"static_configs": [{"targets": ["127.0.0.1:9093"]}]}
     ]
     # The host's own configuration, as nixpkgs' module writes it, passes amtool.
-    amtool = require_program("amtool", why="apt-get install prometheus-alertmanager")
-    path = tmp_path / "alertmanager.yml"
-    path.write_text(json.dumps(config), encoding="utf-8")
-    proc = subprocess.run(
-        [amtool, "check-config", str(path)], capture_output=True, text=True, timeout=30
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    amtool_check(tmp_path, config)
     assert "$" not in json.dumps(config), "nixpkgs runs the configuration through envsubst"
 
 

@@ -26,22 +26,16 @@ from tests.support.layout import NIX_LIB
 from tests.support.nix import lib_call, nix_eval, to_nix
 from tests.support.processes import free_port, wait_until
 from tests.support.programs import require_program
-from tests.support.prometheus import alertmanager_running, prometheus_running, require_alertmanager
+from tests.support.prometheus import (
+    alertmanager_running,
+    amtool_check,
+    prometheus_running,
+    require_alertmanager,
+)
 
 # How long a delivery may take: Prometheus' first evaluations, then the critical route's
 # group_wait (10 s in nix/lib/alertmanager.nix).
 DELIVERY_TIMEOUT = 60
-
-
-def amtool_check(tmp: Path, config: dict[str, Any]) -> str:
-    amtool = require_program("amtool", why="apt-get install prometheus-alertmanager")
-    path = tmp / "checked.yml"
-    path.write_text(json.dumps(config), encoding="utf-8")
-    proc = subprocess.run(
-        [amtool, "check-config", str(path)], capture_output=True, text=True, timeout=30
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout
 
 
 def render(settings: dict[str, Any]) -> dict[str, Any]:

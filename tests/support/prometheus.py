@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -78,6 +79,18 @@ def _until_ready(
             detail=lambda: tail(log),
         )
         yield url
+
+
+def amtool_check(tmp: Path, config: dict[str, Any]) -> str:
+    """`amtool check-config` on `config` (alertmanager.yml as a dict) passes; its output."""
+    amtool = require_program("amtool", why="apt-get install prometheus-alertmanager")
+    path = tmp / "checked.yml"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    proc = subprocess.run(
+        [amtool, "check-config", str(path)], capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
 
 
 def require_alertmanager() -> str:
