@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
 from starlette.testclient import TestClient
 
-from tests.support import User
+from mainplatform.services.notes import LIST_SQL
+from tests.support import Services, User
 
 
 def test_crud(user: User) -> None:
@@ -105,3 +111,55 @@ def test_list_output_matches_the_documented_schema(user: User) -> None:
     )
     assert [n.id for n in empty.items] == [made[0]["id"]]
     assert empty.next_cursor is None
+
+
+def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def test_a_deep_page_reads_only_its_own_rows(services: Services) -> None:
+    """The cursor is an index condition of the plan PostgreSQL keeps for the list (a generic
+    plan, which it settles on after five runs): a page deep in a long list reads its 26 rows,
+    not every newer note of the owner to skip them. (Rolled back: no rows stay.)"""
+    with psycopg.connect(services.database_url) as conn:
+        owners = [
+            r[0]
+            for r in conn.execute(
+                "INSERT INTO users (email, password_hash) SELECT 'plan' || g || '@example.org',"
+                " 'x' FROM generate_series(1, 200) g RETURNING id"
+            )
+        ]
+        conn.execute(
+            "INSERT INTO notes (owner_id, title)"
+            " SELECT %s, 'n' || g FROM generate_series(1, 4000) g",
+            (owners[0],),
+        )
+        conn.execute(
+            "INSERT INTO notes (owner_id, title) SELECT (%s::bigint[])[1 + g %% 200], 'n' || g"
+            " FROM generate_series(1, 4000) g",
+            (owners,),
+        )
+        conn.execute("ANALYZE notes")
+        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        middle = conn.execute(
+            "SELECT id FROM notes WHERE owner_id = %s ORDER BY id LIMIT 1 OFFSET 2000",
+            (owners[0],),
+        ).fetchone()
+        assert middle is not None
+        sql = re.sub(
+            r"%\((\w+)\)s", lambda m: {"owner": "$1", "before": "$2", "limit": "$3"}[m[1]], LIST_SQL
+        )
+        # Values bound on the client: $1.. belong to the prepared statement, not to these.
+        client = psycopg.ClientCursor(conn)
+        client.execute(f"PREPARE page(bigint, bigint, int) AS {sql}")
+        client.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page(%s, %s, 25)", (owners[0], middle[0])
+        )
+        (plan,) = client.fetchone()  # type: ignore[misc]
+        conn.rollback()
+    scans = [n for n in plan_nodes(plan[0]["Plan"]) if n.get("Relation Name") == "notes"]
+    assert len(scans) == 1, plan
+    assert scans[0].get("Rows Removed by Filter", 0) == 0, scans[0]
+    assert scans[0]["Actual Rows"] <= 27, scans[0]  # 26, and one the window looks ahead at

@@ -13,12 +13,14 @@ from mainplatform.paging import NOTES
 
 COLUMNS = "id, title, body, created_at, updated_at"
 _UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
+# The cursor is an index condition (coalesce, not "IS NULL OR"): a deep page costs what the
+# first does, instead of a scan of every newer note of the owner.
 LIST_SQL = f"""
 WITH page AS (
     SELECT id, title, body, created_at, updated_at,
            row_number() OVER (ORDER BY id DESC) AS rn
     FROM notes
-    WHERE owner_id = %(owner)s AND (%(before)s::bigint IS NULL OR id < %(before)s::bigint)
+    WHERE owner_id = %(owner)s AND id < coalesce(%(before)s::bigint, 9223372036854775807)
     ORDER BY id DESC
     LIMIT %(limit)s + 1
 )
