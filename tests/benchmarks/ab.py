@@ -12,7 +12,7 @@ on its own database (same rows) against one PostgreSQL and one Redis; the rounds
 interleaved and the order alternates from round to round, so that drift on a shared machine
 falls on every variant alike. For each endpoint and variant it prints the medians of
 req/s, p99 and CPU ms per request (backend, PostgreSQL, Redis, total) as
-tests.benchmarks.backend measures them, and each variant's PSS after the load.
+tests.benchmarks.backend measures them, and each variant's PSS idle and after the load.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from tests.benchmarks.backend import (
     POST_NOTE_LUA,
     Endpoint,
     Figures,
+    drop_posted_notes,
     measure,
     medians,
     prepare,
@@ -45,6 +46,7 @@ from tests.benchmarks.procfs import pss_mib
 from tests.support import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
+IDLE_WAIT = 6.0  # seconds after the warm-up before the idle PSS: past one GAUGE_INTERVAL
 ENDPOINTS = {
     "health": ("GET", "/api/health"),
     "me": ("GET", "/api/users/me"),
@@ -59,6 +61,7 @@ class Variant:
     rev: str
     env: dict[str, str]
     src: Path = Path()
+    database_url: str = ""
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     token: str = ""
@@ -112,7 +115,8 @@ def main() -> int:
     try:
         for i, v in enumerate(variants):
             v.src = source(v.rev, base / f"src{i}")
-            migrate(pg.create_database(f"ab{i}"))
+            v.database_url = pg.create_database(f"ab{i}")
+            migrate(v.database_url)
             v.port = free_port()
             env = {
                 **os.environ,
@@ -127,7 +131,8 @@ def main() -> int:
             cmd += ["--host", "127.0.0.1", "--port", str(v.port)]
             v.proc = serve(cmd, env, v.port, base / f"{v.name}.log")
             v.token = prepare(f"http://127.0.0.1:{v.port}", args.workers)
-        time.sleep(1)
+        time.sleep(IDLE_WAIT)
+        idle = {v.name: pss_mib(v.proc.pid) for v in variants if v.proc is not None}
         assert rd.proc is not None
         trees = {"postgres": pg.pid, "redis": rd.proc.pid}
         for r in range(args.rounds):
@@ -145,6 +150,8 @@ def main() -> int:
                     )
                     f = measure(e, trees, args.duration, args.connections, args.threads)
                     v.figures.setdefault(key, []).append(f)
+                    if method == "POST":
+                        drop_posted_notes(v.database_url)
         print(
             f"\nworkers={args.workers} duration={args.duration}s connections={args.connections} "
             f"rounds={args.rounds} (medians, interleaved)"
@@ -163,7 +170,10 @@ def main() -> int:
                 )
         for v in variants:
             assert v.proc is not None
-            print(f"PSS after load, {v.name}: {pss_mib(v.proc.pid):.1f} MiB")
+            print(
+                f"PSS {v.name}: idle {idle[v.name]:.1f} MiB,"
+                f" after load {pss_mib(v.proc.pid):.1f} MiB"
+            )
         return 0
     finally:
         for v in variants:
