@@ -46,6 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     logs.configure(settings.log_level)
+    server.return_large_blocks()
     # Several processes share metrics through files that /metrics merges (metrics.py). Given
     # a directory, use it (with any worker count); else make a private one for N > 1.
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

@@ -15,6 +15,8 @@ prints the backend's PSS).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import importlib
 import logging
@@ -33,6 +35,24 @@ PREFORK = True  # fork workers from a supervisor that imported the app (False: s
 RESTART_BACKOFF = 1.0
 QUICK_EXIT = 5.0  # a worker that dies this soon after starting counts as a failed start
 MAX_FAILED_STARTS = 5
+
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter
+MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, here kept fixed
+
+
+def return_large_blocks() -> None:
+    """Have glibc give large freed blocks back to the kernel, always.
+
+    glibc raises its mmap threshold to the size of the largest mmap'ed block freed so far.
+    Argon2's 19 MiB per hash is such a block: after the first hash (the dummy one every worker
+    makes at start), each later hash came from the heap, and the heap kept it, about 19 MiB
+    resident per worker for good. Setting the threshold turns that adjustment off. Measured
+    with 2 workers after logins on both: 120.8 MiB PSS before, 81.5 MiB after. Not glibc
+    (no ``mallopt``): nothing to do.
+    """
+    with contextlib.suppress(AttributeError, OSError):
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -65,6 +85,7 @@ def _worker(app: str, host: str, port: int) -> None:
     from mainplatform import logs
     from mainplatform.config import Settings
 
+    return_large_blocks()  # inherited when forked; a spawned worker sets it itself
     logs.configure(Settings.from_env().log_level)
     sock = bind(host, port, reuse_port=True)
     config = uvicorn.Config(app, host=host, port=port, **uvicorn_options())
