@@ -1,6 +1,6 @@
-"""The workers' cache of ``/users/me`` (``ReadCache``): never a stale answer after a write
-through the application, in any worker, and no weaker revocation or rate limit. (Note pages
-are not cached; the reads below check them anyway.)
+"""The workers' caches of ``/users/me`` and of note pages (``ReadCache``): never a stale
+answer after a write through the application, in any worker, also while a write's commit is
+held back, and no weaker revocation or rate limit.
 
 The server tests run `mainplatform serve` with two workers; each read opens a fresh
 connection, which the kernel's SO_REUSEPORT group spreads over both workers, so a read
@@ -10,9 +10,13 @@ one worker: probability 2 x 2**-20)."""
 from __future__ import annotations
 
 import ast
+import inspect
 import re
 import subprocess
 import sys
+import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,7 @@ import psycopg
 import pytest
 import redis
 
-from mainplatform.cache import version_key
+from mainplatform.cache import WRITE_LEASE, version_key, wrote_key
 from mainplatform.readcache import ReadCache
 from tests.support import Services, stop_process, throwaway_services
 from tests.support.services import backend_env, start_backend
@@ -67,10 +71,18 @@ def note_titles(url: str, auth: dict[str, str]) -> set[tuple[str, ...]]:
     }
 
 
+def settle() -> None:
+    """Wait out the write lease of the last write, so that the reads after it are kept."""
+    time.sleep(WRITE_LEASE + 0.2)
+
+
 def test_a_write_is_seen_at_once_by_every_worker(own: tuple[Services, str]) -> None:
+    """Right after each write (within its lease) and after the lease (when the reads are
+    kept again), every worker answers with the write."""
     _, url = own
     _, auth = sign_up(url, "fresh@example.org")
     note = fresh(url, "POST", "/api/notes", auth, json={"title": "first"}).json()
+    settle()
     for path in ("/api/users/me", "/api/notes?limit=25"):
         assert all(r.status_code == 200 for r in reads(url, path, auth))  # both warm
 
@@ -78,15 +90,53 @@ def test_a_write_is_seen_at_once_by_every_worker(own: tuple[Services, str]) -> N
     assert r.status_code == 200, r.text
     assert {r.json()["display_name"] for r in reads(url, "/api/users/me", auth)} == {"Renamed"}
 
-    assert fresh(url, "POST", "/api/notes", auth, json={"title": "second"}).status_code == 201
-    assert note_titles(url, auth) == {("second", "first")}
+    steps = [
+        ("POST", "/api/notes", {"title": "second"}, 201, ("second", "first")),
+        ("PATCH", f"/api/notes/{note['id']}", {"title": "edited"}, 200, ("second", "edited")),
+        ("DELETE", f"/api/notes/{note['id']}", None, 204, ("second",)),
+    ]
+    for method, path, body, status, titles in steps:
+        assert fresh(url, method, path, auth, json=body).status_code == status
+        assert note_titles(url, auth) == {titles}, (method, "within the lease")
+        settle()
+        assert note_titles(url, auth) == {titles}, (method, "after the lease")
 
-    r = fresh(url, "PATCH", f"/api/notes/{note['id']}", auth, json={"title": "edited"})
-    assert r.status_code == 200
-    assert note_titles(url, auth) == {("second", "edited")}
 
-    assert fresh(url, "DELETE", f"/api/notes/{note['id']}", auth).status_code == 204
-    assert note_titles(url, auth) == {("second",)}
+@pytest.mark.parametrize("hold", [0.3, WRITE_LEASE + 0.8], ids=["quick", "past-the-lease"])
+def test_a_read_during_a_held_commit_is_not_kept(own: tuple[Services, str], hold: float) -> None:
+    """The race the lease is for: a note write's guard has moved the version, its INSERT
+    waits (a test transaction holds its owner's row), and reads meanwhile read the old page
+    under the new version. None of them may answer after the write has. Held past the lease,
+    reads do keep the old page; the write, slow, then moves the version again before it
+    answers."""
+    svc, url = own
+    user_id, auth = sign_up(url, f"held{int(hold * 10)}@example.org")
+    assert fresh(url, "POST", "/api/notes", auth, json={"title": "old"}).status_code == 201
+    settle()
+    assert note_titles(url, auth) == {("old",)}  # warm, every worker
+    rd = redis.Redis.from_url(svc.redis.url)
+    posted: list[httpx.Response] = []
+    with psycopg.connect(svc.database_url) as lock:
+        lock.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (user_id,))
+        writer = threading.Thread(
+            target=lambda: posted.append(
+                fresh(url, "POST", "/api/notes", auth, json={"title": "new"})
+            )
+        )
+        writer.start()
+        deadline = time.monotonic() + 5
+        while not rd.exists(wrote_key(user_id)):  # its guard has run: the version moved
+            assert time.monotonic() < deadline, "the write's guard did not run"
+            time.sleep(0.01)
+        started = time.monotonic()
+        during = note_titles(url, auth)  # PostgreSQL still has the old page
+        while time.monotonic() - started < hold:
+            during |= note_titles(url, auth)
+        assert during == {("old",)} and writer.is_alive()
+        lock.rollback()  # the INSERT goes on
+    writer.join(10)
+    assert posted and posted[0].status_code == 201, posted
+    assert note_titles(url, auth) == {("new", "old")}
 
 
 def test_one_users_write_leaves_anothers_reads_alone(own: tuple[Services, str]) -> None:
@@ -114,13 +164,18 @@ def test_revocation_stops_cached_reads_in_every_worker(own: tuple[Services, str]
 
 def test_a_hand_edit_needs_cache_reset_and_then_shows(own: tuple[Services, str]) -> None:
     """Outside the app nothing moves a version: `mainplatform cache-reset` does (and a
-    control read shows the cache really was in the way before it)."""
+    control read shows the caches really were in the way before it)."""
     svc, url = own
-    _, auth = sign_up(url, "edited@example.org")
+    user_id, auth = sign_up(url, "edited@example.org")
+    assert fresh(url, "POST", "/api/notes", auth, json={"title": "typed"}).status_code == 201
+    settle()
     reads(url, "/api/users/me", auth)
+    reads(url, "/api/notes?limit=25", auth)
     with psycopg.connect(svc.database_url, autocommit=True) as conn:
         conn.execute("UPDATE users SET display_name = 'By hand' WHERE email = 'edited@example.org'")
+        conn.execute("UPDATE notes SET title = 'By hand' WHERE owner_id = %s", (user_id,))
     assert "By hand" not in {r.json()["display_name"] for r in reads(url, "/api/users/me", auth)}
+    assert note_titles(url, auth) == {("typed",)}
     r = subprocess.run(
         [sys.executable, "-m", "mainplatform", "cache-reset"],
         env=backend_env(svc),
@@ -130,6 +185,7 @@ def test_a_hand_edit_needs_cache_reset_and_then_shows(own: tuple[Services, str])
     )
     assert r.returncode == 0, r.stderr
     assert {r.json()["display_name"] for r in reads(url, "/api/users/me", auth)} == {"By hand"}
+    assert note_titles(url, auth) == {("By hand",)}
 
 
 def test_redis_losing_its_data_empties_every_cache(own: tuple[Services, str]) -> None:
@@ -170,7 +226,7 @@ def test_rate_limit_stays_exact_with_warm_caches(services: Services) -> None:
 
 
 def test_cache_keeps_to_its_capacity() -> None:
-    cache: ReadCache[int] = ReadCache(10)
+    cache: ReadCache[int, int] = ReadCache(10)
     for i in range(10):
         cache.put(i, "v1", i)
     assert len(cache) == 10
@@ -183,9 +239,17 @@ def test_cache_keeps_to_its_capacity() -> None:
     assert cache.get(10, "v2") is None  # another version: a miss
     cache.put(12, "", 12)  # no version (no token was checked): not kept
     assert cache.get(12, "") is None
-    off: ReadCache[int] = ReadCache(0)
+    off: ReadCache[int, int] = ReadCache(0)
     off.put(1, "v1", 1)
     assert off.get(1, "v1") is None and len(off) == 0
+
+
+def test_an_entry_answers_for_its_ttl_only() -> None:
+    cache: ReadCache[str, str] = ReadCache(10, ttl=0.2)
+    cache.put("page", "v1", "old")
+    assert cache.get("page", "v1") == "old"
+    time.sleep(0.3)
+    assert cache.get("page", "v1") is None and len(cache) == 0
 
 
 # -- every write to what the cache holds moves the version ---------------------------------
@@ -193,29 +257,59 @@ def test_cache_keeps_to_its_capacity() -> None:
 WRITES = re.compile(r"\b(UPDATE|INSERT INTO|DELETE FROM) users\b")
 
 
+NOTE_WRITES = re.compile(r"\b(UPDATE|INSERT INTO|DELETE FROM) notes\b")
+Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def functions() -> Iterator[tuple[Path, Function]]:
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, Function):
+                yield path, node
+
+
+def sql_of(node: ast.AST) -> str:
+    return " ".join(
+        n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    )
+
+
+def calls_of(node: ast.AST) -> set[str]:
+    return {
+        n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
+        for n in ast.walk(node)
+        if isinstance(n, ast.Call)
+    }
+
+
 def writers() -> list[tuple[str, str, bool]]:
     """(file, function, whether it calls ``changed``/``_data_changed``) for every function of
     the backend whose SQL writes users."""
-    found = []
-    for path in sorted(SRC.rglob("*.py")):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            sql = " ".join(
-                n.value
-                for n in ast.walk(node)
-                if isinstance(n, ast.Constant) and isinstance(n.value, str)
-            )
-            if not WRITES.search(sql):
-                continue
-            calls = {
-                n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
-                for n in ast.walk(node)
-                if isinstance(n, ast.Call)
-            }
-            found.append((path.name, node.name, bool(calls & {"changed", "_data_changed"})))
-    return found
+    return [
+        (path.name, node.name, bool(calls_of(node) & {"changed", "_data_changed"}))
+        for path, node in functions()
+        if WRITES.search(sql_of(node))
+    ]
+
+
+def test_notes_are_written_only_by_requests_that_move_the_version() -> None:
+    """Nothing moves a version after a note write: its request's guard moved it before
+    (any signed-in request but a GET). So SQL that writes notes lives in ``NotesService``
+    alone, and only such operations call its writing methods. (Deleting an account deletes
+    its notes too: a write of users, which moves the version after its commit.)"""
+    from mainplatform.api.routes import OPERATIONS
+
+    homes = {(p.name, f.name) for p, f in functions() if NOTE_WRITES.search(sql_of(f))}
+    assert homes == {("notes.py", "create"), ("notes.py", "update"), ("notes.py", "delete")}
+    callers = [
+        op
+        for op in OPERATIONS
+        if calls_of(ast.parse(textwrap.dedent(inspect.getsource(op.handler))))
+        & {"create", "update", "delete"}
+        and "notes" in inspect.getsource(op.handler)
+    ]
+    assert len(callers) == 3, callers
+    assert all(op.method != "GET" and op.auth == "user" for op in callers), callers
 
 
 def test_every_write_of_a_user_row_moves_the_version() -> None:

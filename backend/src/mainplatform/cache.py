@@ -23,34 +23,42 @@ PREFIX = "mp:"
 # only when every limit allows it, and only then are the limits charged. Time comes from the
 # Redis server, so every worker shares one clock.
 #   KEYS: the limit keys, then (when ARGV[1] == "1") deny:jti, deny:sid, nbf:user, seeded,
-#         ver:user
-#   ARGV: check_token, issued_at, then interval_ms and tolerance_ms per limit key
-#   returns {wait_ms (0 = allowed), revoked (0/1), unseeded (0/1), data version}
+#         ver:user, wrote:user
+#   ARGV: check_token, issued_at, write lease in ms ("0": the request writes nothing of the
+#         user's), then interval_ms and tolerance_ms per limit key
+#   returns {wait_ms (0 = allowed), revoked (0/1), unseeded (0/1), data version, settled (0/1)}
 # "unseeded": Redis has lost its data (the revocations are in PostgreSQL too); nothing is
 # charged, and the caller copies the revocations back before it asks again.
-# The data version ("<seeded token>:<ver:user>") changes whenever the user's row does
-# (``Cache.changed``) and whenever Redis is seeded afresh: what ``ReadCache`` keys on.
+# The data version ("<seeded token>:<ver:user>") changes whenever the user's data may have:
+# an allowed writing request moves it here, before it writes, and sets wrote:user for
+# WRITE_LEASE; a write to the user's row moves it again after its commit
+# (``Cache.changed``); a fresh seeding of Redis changes every version. "settled": no writing
+# request of this user started within the lease, so every write under this version has
+# committed (or its request moves the version again before it answers; see ``ReadCache``).
 GUARD_LUA = """
 local check_token = ARGV[1] == '1'
 local nlimits = #KEYS
-if check_token then nlimits = nlimits - 5 end
+if check_token then nlimits = nlimits - 6 end
 local revoked = 0
 local version = ''
+local seeded = ''
+local settled = 0
 if check_token then
-  local seeded = redis.call('GET', KEYS[nlimits + 4])
-  if not seeded then return {0, 0, 1, ''} end
+  seeded = redis.call('GET', KEYS[nlimits + 4])
+  if not seeded then return {0, 0, 1, '', 0} end
   local jti = redis.call('EXISTS', KEYS[nlimits + 1], KEYS[nlimits + 2])
   local nbf = tonumber(redis.call('GET', KEYS[nlimits + 3]) or '0')
   if jti > 0 or tonumber(ARGV[2]) < nbf then revoked = 1 end
   version = seeded .. ':' .. (redis.call('GET', KEYS[nlimits + 5]) or '0')
+  if redis.call('EXISTS', KEYS[nlimits + 6]) == 0 then settled = 1 end
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local wait = 0
 local tats = {}
 for i = 1, nlimits do
-  local interval = tonumber(ARGV[2 * i + 1])
-  local tolerance = tonumber(ARGV[2 * i + 2])
+  local interval = tonumber(ARGV[2 * i + 2])
+  local tolerance = tonumber(ARGV[2 * i + 3])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
   local over = tat - now - tolerance
@@ -61,11 +69,21 @@ if wait == 0 and revoked == 0 then
   for i = 1, nlimits do
     redis.call('SET', KEYS[i], tats[i], 'PX', math.max(1, tats[i] - now))
   end
+  if check_token and ARGV[3] ~= '0' then
+    version = seeded .. ':' .. redis.call('INCR', KEYS[nlimits + 5])
+    redis.call('SET', KEYS[nlimits + 6], '1', 'PX', ARGV[3])
+    settled = 0
+  end
 end
-return {wait, revoked, 0, version}
+return {wait, revoked, 0, version, settled}
 """
 SEEDED = f"{PREFIX}revocations-seeded"  # set once the revocations are in Redis
 CHANGED_RETRY = 0.2  # seconds between retries of a data-version increment Redis refused
+# A writing request's lease (seconds): reads of its user's data are not cached until it ends.
+# A write that takes longer than half of it, from its guard to its answer, moves the version
+# again before it answers (``Cache.changed``): its commit may have come after the lease.
+WRITE_LEASE = 2.0
+SLOW_WRITE = WRITE_LEASE / 2
 # A revocation outlives the access tokens it stops by this margin (clock skew).
 REVOCATION_MARGIN = 60
 
@@ -82,9 +100,29 @@ def nbf_key(user_id: int) -> str:
     return f"{PREFIX}nbf:{user_id}"
 
 
+def wrote_key(user_id: int) -> str:
+    """Set while a writing request's lease runs (``WRITE_LEASE``)."""
+    return f"{PREFIX}wrote:{user_id}"
+
+
 def version_key(user_id: int) -> str:
-    """The version of the user's row: no TTL (``volatile-ttl`` never evicts it)."""
+    """The version of the user's data: no TTL (``volatile-ttl`` never evicts it)."""
     return f"{PREFIX}ver:{user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """What ``Cache.check`` read: seconds to wait (0: allowed), whether the access token is
+    revoked, the version of its user's data ("" without a token) and whether that version is
+    settled (no writing request of the user within ``WRITE_LEASE``)."""
+
+    wait: int
+    revoked: bool
+    version: str = ""
+    settled: bool = False
+
+
+NO_GUARD = Guard(0, False)  # a request that read no data version
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,18 +159,17 @@ class Cache:
         self._retry: asyncio.Task[None] | None = None
 
     async def check(
-        self, limits: Sequence[Limit], access: AccessClaims | None = None
-    ) -> tuple[int, bool, str]:
+        self, limits: Sequence[Limit], access: AccessClaims | None = None, *, write: bool = False
+    ) -> Guard:
         """One round trip: charge the rate limits, read the revocation state and the version
-        of the token's user's data.
+        of the token's user's data; ``write``: the request may write the user's data, so an
+        allowed one moves the version first and starts its lease.
 
-        Returns (seconds to wait or 0, whether the access token is revoked, the data version
-        or "" without a token). Raises ServiceUnavailable when Redis does not answer: both
-        checks fail closed, and Unseeded when Redis lost the revocations (``Sessions`` copies
-        them back).
+        Raises ServiceUnavailable when Redis does not answer (both checks fail closed), and
+        Unseeded when Redis lost the revocations (``Sessions`` copies them back).
         """
         keys = [lim.key for lim in limits]
-        args: list[int | str] = ["0", 0]
+        args: list[int | str] = ["0", 0, 0]
         if access is not None:
             keys += [
                 jti_key(access.jti),
@@ -140,18 +177,24 @@ class Cache:
                 nbf_key(access.user_id),
                 SEEDED,
                 version_key(access.user_id),
+                wrote_key(access.user_id),
             ]
-            args = ["1", access.issued_at]
+            lease = round(WRITE_LEASE * 1000) if write and self.versions else 0
+            args = ["1", access.issued_at, lease]
         for lim in limits:
             args.extend(lim.args())
         try:
-            wait_ms, revoked, unseeded, version = await self._guard(keys=keys, args=args)
+            wait_ms, revoked, unseeded, version, settled = await self._guard(keys=keys, args=args)
         except RedisError:
             raise unavailable() from None
         if int(unseeded):
             raise Unseeded()
-        wait = math.ceil(int(wait_ms) / 1000) if int(wait_ms) else 0
-        return wait, bool(int(revoked)), version.decode() if isinstance(version, bytes) else version
+        return Guard(
+            math.ceil(int(wait_ms) / 1000) if int(wait_ms) else 0,
+            bool(int(revoked)),
+            version.decode() if isinstance(version, bytes) else version,
+            bool(int(settled)),
+        )
 
     async def changed(self, user_id: int) -> None:
         """The user's row changed (call it after the commit): every worker's cached reads of

@@ -168,6 +168,12 @@ class Settings:
         " request; 0 turns the cache off",
         minimum=0,
     )
+    read_cache_pages: int = setting(
+        256,
+        "note pages each worker keeps (a large one is not kept), checked against Redis on each"
+        " request; 0 turns the cache off",
+        minimum=0,
+    )
     hash_concurrency: int = setting(
         1,
         "Argon2 hashes at once per worker (a login storm queues instead of starving the loop)",

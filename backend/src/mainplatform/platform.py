@@ -21,7 +21,7 @@ from mainplatform.security.tokens import AccessTokens
 from mainplatform.services.accounts import Accounts
 from mainplatform.services.limits import Limits
 from mainplatform.services.mail import Mail
-from mainplatform.services.notes import NotesService
+from mainplatform.services.notes import NotesService, PageKey
 from mainplatform.services.oidc import OIDCAccounts
 from mainplatform.services.sessions import Sessions
 from mainplatform.services.users import UsersService
@@ -62,9 +62,11 @@ def build(settings: Settings, metrics: Metrics) -> Platform:
         # while Redis was down instead of answering 503 at once.
         retry=Retry(NoBackoff(), 1),
     )
-    # Without a ReadCache (READ_CACHE_USERS=0) no worker reads data versions: writes skip them.
-    cache = Cache(client, versions=settings.read_cache_users > 0)
-    reads: ReadCache[schemas.User] = ReadCache(settings.read_cache_users)
+    # Without a ReadCache (both READ_CACHE_ settings 0) no worker reads data versions: writes
+    # skip them.
+    cache = Cache(client, versions=settings.read_cache_users + settings.read_cache_pages > 0)
+    reads: ReadCache[int, schemas.User] = ReadCache(settings.read_cache_users)
+    pages: ReadCache[PageKey, schemas.NotePageRaw] = ReadCache(settings.read_cache_pages)
     tokens = AccessTokens(
         settings.jwt_secret,
         previous_secret=settings.jwt_previous_secret,
@@ -88,7 +90,7 @@ def build(settings: Settings, metrics: Metrics) -> Platform:
         sessions=sessions,
         accounts=accounts,
         users=UsersService(db, accounts, sessions, mail, reads),
-        notes=NotesService(db),
+        notes=NotesService(db, pages),
     )
     if settings.oidc_enabled:
         assert settings.oidc_issuer is not None

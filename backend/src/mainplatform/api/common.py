@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mainplatform import schemas
+from mainplatform.cache import Guard
 from mainplatform.errors import (
     BadRequest,
     Forbidden,
@@ -109,14 +110,15 @@ def bearer(request: Request) -> str | None:
     return token.strip()
 
 
-async def authenticated(request: Request) -> tuple[AccessClaims, str]:
-    """The bearer token's claims, and the version of its user's data (``ReadCache``)."""
+async def authenticated(request: Request, *, write: bool = False) -> tuple[AccessClaims, Guard]:
+    """The bearer token's claims, and what the guard read of its user's data version
+    (``ReadCache``; ``write``: the request may write the user's data)."""
     token = bearer(request)
     if token is None:
         raise Unauthorized()
-    claims, version = await platform(request).sessions.authenticate(token)
+    claims, guard = await platform(request).sessions.authenticate(token, write=write)
     request.scope["mainplatform.user_id"] = claims.user_id
-    return claims, version
+    return claims, guard
 
 
 def check_origin(request: Request) -> None:

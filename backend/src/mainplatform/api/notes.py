@@ -17,7 +17,8 @@ from mainplatform.api.operations import Call, Page, operation
     response=schemas.NotePage,
 )
 async def list_notes(call: Call[None]) -> schemas.NotePageRaw:
-    return await call.platform.notes.list(call.user.user_id, call.page.limit, call.page.cursor)
+    user, page = call.user.user_id, call.page
+    return await call.platform.notes.list(user, page.limit, page.cursor, call.guard)
 
 
 @operation("POST", "/api/notes", "Create a note", tag="notes", status=201, auth="user")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import time
 import types
 import typing
 from collections.abc import Awaitable, Callable, Iterable
@@ -31,6 +32,7 @@ from mainplatform.api.common import (
     optional_body,
     platform,
 )
+from mainplatform.cache import NO_GUARD, SLOW_WRITE, Guard
 from mainplatform.errors import BadRequest
 from mainplatform.platform import Platform
 from mainplatform.security.tokens import AccessClaims
@@ -101,7 +103,7 @@ class Call(Generic[B]):
     platform: Platform
     body: B
     claims: AccessClaims | None = None
-    version: str = ""  # the caller's data version, for ``ReadCache`` ("": none read)
+    guard: Guard = NO_GUARD  # what the guard read of the caller's data version (``ReadCache``)
     page: PageRequest = field(default_factory=lambda: PageRequest(0, None))
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -154,21 +156,34 @@ def _make_endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
         op.status,
     )
     handler = op.handler
+    signed_in = auth == "user" or auth == "admin"
+    # A signed-in request that is not a GET may write its user's data: its guard moves the
+    # data version first and starts a write lease (``Cache.check``).
+    writes = signed_in and op.method != "GET"
 
     async def endpoint(request: Request) -> Response:
         p = platform(request)
-        claims = None
-        version = ""
-        if auth == "user" or auth == "admin":
-            claims, version = await authenticated(request)
+        if not signed_in:
+            data = None if kind is None else await decode(request, kind)
+            return await respond(Call(request, p, data))
+        started = time.monotonic()
+        claims, guard = await authenticated(request, write=writes)
+        try:
             if auth == "admin":
                 await p.users.require_admin(claims.user_id)
-        data: Any = None
-        if kind is not None:
-            data = await (optional_body if optional else body)(request, kind)
-        call: Call[Any] = Call(request, p, data, claims, version)
+            data = None if kind is None else await decode(request, kind)
+            return await respond(Call(request, p, data, claims, guard))
+        finally:
+            if writes and time.monotonic() - started > SLOW_WRITE:
+                # Its commit may have come after its lease ended: the reads cached since
+                # stop matching before it answers.
+                await p.cache.changed(claims.user_id)
+
+    decode = optional_body if optional else body
+
+    async def respond(call: Call[Any]) -> Response:
         if page is not None:
-            call.page = page_request(request, page)
+            call.page = page_request(call.request, page)
         result = await handler(call)
         if isinstance(result, Response):
             return result

@@ -9,7 +9,7 @@ from mainplatform.api.operations import Call, operation
 
 @operation("GET", "/api/users/me", "The signed-in user", tag="users", auth="user")
 async def me(call: Call[None]) -> schemas.User:
-    return await call.platform.users.me(call.user.user_id, call.version)
+    return await call.platform.users.me(call.user.user_id, call.guard.version)
 
 
 @operation("PATCH", "/api/users/me", "Change display name or e-mail", tag="users", auth="user")

@@ -16,7 +16,7 @@ class Limits:
 
     async def charge(self, *limits: Limit) -> None:
         """Charge every budget at once, or none: 429 with ``Retry-After`` when one is spent."""
-        wait, _, _ = await self.cache.check(limits)
+        wait = (await self.cache.check(limits)).wait
         if wait:
             self.metrics.auth("rate_limited")
             raise RateLimited(wait)

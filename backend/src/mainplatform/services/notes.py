@@ -7,9 +7,11 @@ from msgspec import UNSET
 from psycopg import errors
 
 from mainplatform import schemas
+from mainplatform.cache import Guard
 from mainplatform.db import Database, typed
 from mainplatform.errors import NotFound, account_gone
 from mainplatform.paging import NOTES
+from mainplatform.readcache import ReadCache
 
 COLUMNS = "id, title, body, created_at, updated_at"
 _UTC = """'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'"""
@@ -38,25 +40,42 @@ FROM page
 """
 
 
-class NotesService:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+PageKey = tuple[int, int, str | None]  # owner, limit, cursor
+PAGE_CACHE_MAX_BYTES = 32 * 1024  # a larger page is not kept (READ_CACHE_PAGES bounds the count)
 
-    async def list(self, owner: int, limit: int, cursor: str | None) -> schemas.NotePageRaw:
+
+class NotesService:
+    def __init__(self, db: Database, pages: ReadCache[PageKey, schemas.NotePageRaw]) -> None:
+        self.db = db
+        self.pages = pages
+
+    async def list(
+        self, owner: int, limit: int, cursor: str | None, guard: Guard
+    ) -> schemas.NotePageRaw:
         """One page, newest first. PostgreSQL renders the items as JSON (the hot path: no
         per-row Python objects); ``tests`` check the output against ``schemas.NotePage``.
-        Not cached: a cached page would cost every note write a second Redis round trip
-        (``Cache.changed``), more than the read saves (see the README's benchmarks)."""
+
+        Answered from the worker's ``ReadCache`` when the owner's data version is the one
+        the page was read under; a page read is kept only when that version is settled (no
+        note write of the owner may still be committing: ``readcache``). Note writes cost
+        nothing more: their guard moves the version."""
+        key = (owner, limit, cursor)
+        cached = self.pages.get(key, guard.version)
+        if cached is not None:
+            return cached
         before = NOTES.decode(cursor) if cursor else None
         async with self.db.connection() as conn:
             cur = await conn.execute(LIST_SQL, {"owner": owner, "before": before, "limit": limit})
             row = await cur.fetchone()
         assert row is not None
-        more = bool(row["more"])
-        return schemas.NotePageRaw(
-            items=msgspec.Raw(row["items"].encode()),
-            next_cursor=NOTES.encode(row["last_id"]) if more else None,
+        items: str = row["items"]
+        page = schemas.NotePageRaw(
+            items=msgspec.Raw(items.encode()),
+            next_cursor=NOTES.encode(row["last_id"]) if row["more"] else None,
         )
+        if guard.settled and len(items) <= PAGE_CACHE_MAX_BYTES:
+            self.pages.put(key, guard.version, page)
+        return page
 
     async def create(self, owner: int, data: schemas.NoteCreate) -> schemas.Note:
         try:

@@ -15,7 +15,7 @@ from typing import Literal
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, class_row
 
-from mainplatform.cache import Cache, Unseeded
+from mainplatform.cache import Cache, Guard, Unseeded
 from mainplatform.config import Settings
 from mainplatform.db import Database
 from mainplatform.errors import RateLimited, Unauthorized
@@ -122,9 +122,10 @@ class Sessions:
 
     # -- access tokens -------------------------------------------------------------------
 
-    async def authenticate(self, token: str) -> tuple[AccessClaims, str]:
+    async def authenticate(self, token: str, *, write: bool = False) -> tuple[AccessClaims, Guard]:
         """Verify an access token, charge the caller's API budget and check revocation.
-        Returns the claims and the version of the user's data (``ReadCache``)."""
+        Returns the claims and what the guard read of the user's data version (``ReadCache``;
+        ``write``: the request may write the user's data, ``Cache.check``)."""
         try:
             claims = self.tokens.verify(token)
         except InvalidToken:
@@ -134,17 +135,17 @@ class Sessions:
             ) from None
         budget = [self.limits.user(claims.user_id)]
         try:
-            wait, revoked, version = await self.cache.check(budget, claims)
+            guard = await self.cache.check(budget, claims, write=write)
         except Unseeded:
             await self.reseed()
-            wait, revoked, version = await self.cache.check(budget, claims)
-        if revoked:
+            guard = await self.cache.check(budget, claims, write=write)
+        if guard.revoked:
             self.metrics.auth("token_rejected")
             raise Unauthorized("This session has ended; sign in again.", code="token_revoked")
-        if wait:
+        if guard.wait:
             self.metrics.auth("rate_limited")
-            raise RateLimited(wait)
-        return claims, version
+            raise RateLimited(guard.wait)
+        return claims, guard
 
     async def reseed(self) -> None:
         """Redis lost its data: copy back from PostgreSQL every revocation that can still

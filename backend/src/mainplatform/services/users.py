@@ -31,7 +31,7 @@ class UsersService:
         accounts: Accounts,
         sessions: Sessions,
         mail: Mail,
-        reads: ReadCache[schemas.User],
+        reads: ReadCache[int, schemas.User],
     ) -> None:
         self.mail = mail
         self.reads = reads
