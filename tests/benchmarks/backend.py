@@ -6,7 +6,9 @@
 Starts throwaway PostgreSQL and Redis, our backend (`mainplatform serve`, access log on) and a
 bare Starlette app with the same uvicorn settings, then drives them with wrk on loopback:
 GET /api/health (ours and bare), authenticated GET /api/users/me, GET /api/notes?limit=25 and
-POST /api/notes, and /api/health latency while a second wrk hammers POST /api/auth/login.
+POST /api/notes, the bare app's POST /api/notes (one Redis script and one INSERT with the same
+drivers, nothing else: the floor under ours), and /api/health latency while a second wrk
+hammers POST /api/auth/login.
 
 For each endpoint it prints req/s, p50/p99 and the CPU time per request of the backend, of
 PostgreSQL and of Redis (from /proc: user + system time of each process tree over the run,
@@ -274,6 +276,13 @@ def main() -> int:
                 "GET /api/notes?limit=25", f"{api}/api/notes?limit=25", auth, backend_pid=ours.pid
             ),
             Endpoint("POST /api/notes", f"{api}/api/notes", auth, post_lua, backend_pid=ours.pid),
+            Endpoint(
+                "bare: 1 Redis script + 1 INSERT",
+                f"http://127.0.0.1:{bare_port}/api/notes",
+                {},
+                post_lua,
+                backend_pid=bare.pid,
+            ),
         ]
         assert rd.proc is not None
         trees = {"postgres": pg.pid, "redis": rd.proc.pid}
@@ -362,6 +371,8 @@ def main() -> int:
         )
         ratio = med["GET /api/health"]["rps"] / med["bare Starlette GET /api/health"]["rps"]
         print(f"\n/api/health vs bare Starlette: {ratio:.2f}x   (target >= 0.85)")
+        floor = med["bare: 1 Redis script + 1 INSERT"]["total"]
+        print(f"POST /api/notes floor (bare app, same round trips): {floor:.3f} ms CPU/request")
         for name in ("GET /api/users/me", "GET /api/notes?limit=25", "POST /api/notes"):
             m = med[name]
             print(
