@@ -79,7 +79,7 @@ return {wait, revoked, 0, version, settled}
 """
 SEEDED = f"{PREFIX}revocations-seeded"  # set once the revocations are in Redis
 CHANGED_RETRY = 0.2  # seconds between retries of a data-version increment Redis refused
-# A writing request's lease (seconds): reads of its user's data are not cached until it ends.
+# A writing request's lease (seconds): its user's note pages are read but not kept until it ends.
 # A write that takes longer than half of it, from its guard to its answer, moves the version
 # again before it answers (``Cache.changed``): its commit may have come after the lease.
 WRITE_LEASE = 2.0
