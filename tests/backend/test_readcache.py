@@ -219,7 +219,8 @@ def test_rate_limit_stays_exact_with_warm_caches(services: Services) -> None:
     try:
         services.reset()
         _, auth = sign_up(url, "limited@example.org")
-        codes = [fresh(url, "GET", "/api/users/me", auth).status_code for _ in range(12)]
+        paths = ["/api/users/me", "/api/notes?limit=25"] * 6  # both caches, one budget
+        codes = [fresh(url, "GET", path, auth).status_code for path in paths]
     finally:
         stop_process(proc)
     assert codes == [200] * 8 + [429] * 4, codes
