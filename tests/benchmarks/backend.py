@@ -300,7 +300,7 @@ def main() -> int:
         )
         if args.profile and spy_program is None:
             print("--profile needs py-spy (pip install py-spy); not profiling", file=sys.stderr)
-        elif args.profile:
+        elif args.profile and spy_program is not None:
             args.profile.mkdir(parents=True, exist_ok=True)
             for e in endpoints:
                 out = args.profile / (re.sub(r"[^A-Za-z0-9]+", "-", e.name).strip("-") + ".txt")
