@@ -161,30 +161,29 @@ def _make_endpoint(op: Operation) -> Callable[[Request], Awaitable[Response]]:
     # data version first and starts a write lease (``Cache.check``).
     writes = signed_in and op.method != "GET"
 
+    decode = optional_body if optional else body
+
     async def endpoint(request: Request) -> Response:
         p = platform(request)
-        if not signed_in:
-            data = None if kind is None else await decode(request, kind)
-            return await respond(Call(request, p, data))
-        started = time.monotonic()
-        claims, guard = await authenticated(request, write=writes)
+        claims, guard, started = None, NO_GUARD, 0.0
+        if signed_in:
+            started = time.monotonic()
+            claims, guard = await authenticated(request, write=writes)
         try:
             if auth == "admin":
+                assert claims is not None
                 await p.users.require_admin(claims.user_id)
             data = None if kind is None else await decode(request, kind)
-            return await respond(Call(request, p, data, claims, guard))
+            call: Call[Any] = Call(request, p, data, claims, guard)
+            if page is not None:
+                call.page = page_request(request, page)
+            result = await handler(call)
         finally:
             if writes and time.monotonic() - started > SLOW_WRITE:
                 # Its commit may have come after its lease ended: the reads cached since
                 # stop matching before it answers.
+                assert claims is not None
                 await p.cache.changed(claims.user_id)
-
-    decode = optional_body if optional else body
-
-    async def respond(call: Call[Any]) -> Response:
-        if page is not None:
-            call.page = page_request(call.request, page)
-        result = await handler(call)
         if isinstance(result, Response):
             return result
         if result is None:
