@@ -24,21 +24,25 @@ PREFIX = "mp:"
 # Redis server, so every worker shares one clock.
 #   KEYS: the limit keys, then (when ARGV[1] == "1") deny:jti, deny:sid, nbf:user, seeded,
 #         ver:user, wrote:user
-#   ARGV: check_token, issued_at, write lease in ms ("0": the request writes nothing of the
-#         user's), then interval_ms and tolerance_ms per limit key
+#   ARGV: check_token, issued_at, write ("1": the request may write the user's data), the
+#         write lease in ms, then interval_ms and tolerance_ms per limit key
 #   returns {wait_ms (0 = allowed), revoked (0/1), unseeded (0/1), data version, settled (0/1)}
 # "unseeded": Redis has lost its data (the revocations are in PostgreSQL too); nothing is
 # charged, and the caller copies the revocations back before it asks again.
 # The data version ("<seeded token>:<ver:user>") changes whenever the user's data may have:
-# an allowed writing request moves it here, before it writes, and sets wrote:user for
-# WRITE_LEASE; a write to the user's row moves it again after its commit
-# (``Cache.changed``); a fresh seeding of Redis changes every version. "settled": no writing
-# request of this user started within the lease, so every write under this version has
-# committed (or its request moves the version again before it answers; see ``ReadCache``).
+# an allowed writing request moves it here, before it writes, and stamps wrote:user with the
+# time; a write to the user's row moves it again after its commit (``Cache.changed``); a
+# fresh seeding of Redis changes every version. "settled": neither a writing request of this
+# user nor a seeding (which may have lost such a stamp) within the lease, so every write under
+# this version has committed, or its request moves the version again before it answers (see
+# ``ReadCache``). The stamps have no TTL: ``volatile-ttl`` never evicts them.
 GUARD_LUA = """
 local check_token = ARGV[1] == '1'
 local nlimits = #KEYS
 if check_token then nlimits = nlimits - 6 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[4])
 local revoked = 0
 local version = ''
 local seeded = ''
@@ -50,15 +54,15 @@ if check_token then
   local nbf = tonumber(redis.call('GET', KEYS[nlimits + 3]) or '0')
   if jti > 0 or tonumber(ARGV[2]) < nbf then revoked = 1 end
   version = seeded .. ':' .. (redis.call('GET', KEYS[nlimits + 5]) or '0')
-  if redis.call('EXISTS', KEYS[nlimits + 6]) == 0 then settled = 1 end
+  local wrote = tonumber(redis.call('GET', KEYS[nlimits + 6]) or '0')
+  local since = tonumber(string.match(seeded, '@(%d+)$') or '0')
+  if now - wrote > lease and now - since > lease then settled = 1 end
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local wait = 0
 local tats = {}
 for i = 1, nlimits do
-  local interval = tonumber(ARGV[2 * i + 2])
-  local tolerance = tonumber(ARGV[2 * i + 3])
+  local interval = tonumber(ARGV[2 * i + 3])
+  local tolerance = tonumber(ARGV[2 * i + 4])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
   local over = tat - now - tolerance
@@ -69,13 +73,20 @@ if wait == 0 and revoked == 0 then
   for i = 1, nlimits do
     redis.call('SET', KEYS[i], tats[i], 'PX', math.max(1, tats[i] - now))
   end
-  if check_token and ARGV[3] ~= '0' then
+  if check_token and ARGV[3] == '1' then
     version = seeded .. ':' .. redis.call('INCR', KEYS[nlimits + 5])
-    redis.call('SET', KEYS[nlimits + 6], '1', 'PX', ARGV[3])
+    redis.call('SET', KEYS[nlimits + 6], now)
     settled = 0
   end
 end
 return {wait, revoked, 0, version, settled}
+"""
+# Marks Redis seeded with a fresh token and the time of the seeding ("<token>@<ms>"), which
+# starts a lease for every user: a write stamp the loss of Redis' data took may be recent.
+SEED_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[1], ARGV[1] .. '@' .. now)
 """
 SEEDED = f"{PREFIX}revocations-seeded"  # set once the revocations are in Redis
 CHANGED_RETRY = 0.2  # seconds between retries of a data-version increment Redis refused
@@ -84,6 +95,7 @@ CHANGED_RETRY = 0.2  # seconds between retries of a data-version increment Redis
 # again before it answers (``Cache.changed``): its commit may have come after the lease.
 WRITE_LEASE = 2.0
 SLOW_WRITE = WRITE_LEASE / 2
+LEASE_MS = round(WRITE_LEASE * 1000)
 # A revocation outlives the access tokens it stops by this margin (clock skew).
 REVOCATION_MARGIN = 60
 
@@ -101,7 +113,7 @@ def nbf_key(user_id: int) -> str:
 
 
 def wrote_key(user_id: int) -> str:
-    """Set while a writing request's lease runs (``WRITE_LEASE``)."""
+    """When the user's last writing request passed its guard (Redis' clock, ms; no TTL)."""
     return f"{PREFIX}wrote:{user_id}"
 
 
@@ -155,6 +167,7 @@ class Cache:
         self.client = client
         self.versions = versions  # False: no ReadCache reads them, so writes skip ``changed``
         self._guard = client.register_script(GUARD_LUA)
+        self._seed = client.register_script(SEED_LUA)
         self._pending: set[int] = set()  # users whose version increment failed
         self._retry: asyncio.Task[None] | None = None
 
@@ -169,7 +182,7 @@ class Cache:
         Unseeded when Redis lost the revocations (``Sessions`` copies them back).
         """
         keys = [lim.key for lim in limits]
-        args: list[int | str] = ["0", 0, 0]
+        args: list[int | str] = ["0", 0, "0", LEASE_MS]
         if access is not None:
             keys += [
                 jti_key(access.jti),
@@ -179,8 +192,7 @@ class Cache:
                 version_key(access.user_id),
                 wrote_key(access.user_id),
             ]
-            lease = round(WRITE_LEASE * 1000) if write and self.versions else 0
-            args = ["1", access.issued_at, lease]
+            args = ["1", access.issued_at, "1" if write and self.versions else "0", LEASE_MS]
         for lim in limits:
             args.extend(lim.args())
         try:
@@ -257,7 +269,7 @@ class Cache:
                 for user_id, cutoff in cutoffs:
                     pipe.set(nbf_key(user_id), str(cutoff), ex=ex)
                 if seeded:  # a fresh token: data versions read before the loss never match
-                    pipe.set(SEEDED, secrets.token_hex(8))
+                    await self._seed(keys=[SEEDED], args=[secrets.token_hex(8)], client=pipe)
                 await pipe.execute()
         except RedisError:
             raise unavailable() from None

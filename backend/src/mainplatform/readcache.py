@@ -14,7 +14,8 @@ write made through the application, in any worker, by even one request:
   the version *settled*: no writing request of that user started within the lease. A write
   that takes more than half the lease (``cache.SLOW_WRITE``, measured by the writing worker
   from before its guard to its answer) moves the version again before it answers.
-- A fresh seeding of Redis changes every version.
+- A fresh seeding of Redis changes every version, and starts a lease for every user: the
+  loss may have taken the stamp of a write still in flight.
 
 The guard itself (revocation, rate limits) runs first, whatever is cached. What the lease
 assumes, that Redis' clock does not jump forward by half a lease while a write is in flight,
