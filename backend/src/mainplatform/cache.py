@@ -81,12 +81,15 @@ if wait == 0 and revoked == 0 then
 end
 return {wait, revoked, 0, version, settled}
 """
-# Marks Redis seeded with a fresh token and the time of the seeding ("<token>@<ms>"), which
-# starts a lease for every user: a write stamp the loss of Redis' data took may be recent.
+# Marks Redis seeded with a fresh token and the time ("<token>@<ms>"), which starts a lease
+# for every user: a write stamp the loss of Redis' data took may be recent. ARGV[2] == "xx":
+# only if Redis is seeded already (``reset_versions``); returns 1 if set.
 SEED_LUA = """
+if ARGV[2] == 'xx' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', KEYS[1], ARGV[1] .. '@' .. now)
+return 1
 """
 SEEDED = f"{PREFIX}revocations-seeded"  # set once the revocations are in Redis
 CHANGED_RETRY = 0.2  # seconds between retries of a data-version increment Redis refused
@@ -269,7 +272,7 @@ class Cache:
                 for user_id, cutoff in cutoffs:
                     pipe.set(nbf_key(user_id), str(cutoff), ex=ex)
                 if seeded:  # a fresh token: data versions read before the loss never match
-                    await self._seed(keys=[SEEDED], args=[secrets.token_hex(8)], client=pipe)
+                    await self._seed(keys=[SEEDED], args=[secrets.token_hex(8), ""], client=pipe)
                 await pipe.execute()
         except RedisError:
             raise unavailable() from None
@@ -299,4 +302,5 @@ def reset_versions(redis_url: str) -> bool:
     import redis
 
     with redis.Redis.from_url(redis_url, socket_timeout=2.0) as client:
-        return bool(client.set(SEEDED, secrets.token_hex(8), xx=True))
+        seed = client.register_script(SEED_LUA)
+        return bool(seed(keys=[SEEDED], args=[secrets.token_hex(8), "xx"]))
