@@ -26,7 +26,7 @@ import psycopg
 import pytest
 import redis
 
-from mainplatform.cache import SLOW_WRITE, WRITE_LEASE, version_key, wrote_key
+from mainplatform.cache import SEEDED, SLOW_WRITE, WRITE_LEASE, version_key, wrote_key
 from mainplatform.readcache import ReadCache
 from tests.support import Services, stop_process, throwaway_services
 from tests.support.services import backend_env, start_backend
@@ -200,6 +200,23 @@ def test_a_hand_edit_needs_cache_reset_and_then_shows(own: tuple[Services, str])
     assert r.returncode == 0, r.stderr
     assert {r.json()["display_name"] for r in reads(url, "/api/users/me", auth)} == {"By hand"}
     assert note_titles(url, auth) == {("By hand",)}
+
+
+def test_cache_reset_leaves_an_unseeded_redis_unseeded(own: tuple[Services, str]) -> None:
+    """Marking Redis seeded without copying the revocations back would let revoked tokens
+    through: on an emptied Redis, cache-reset writes nothing."""
+    svc, _ = own
+    rd = redis.Redis.from_url(svc.redis.url)
+    rd.flushdb()
+    r = subprocess.run(
+        [sys.executable, "-m", "mainplatform", "cache-reset"],
+        env=backend_env(svc),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 0 and "not seeded" in r.stdout, r
+    assert not rd.exists(SEEDED)
 
 
 def test_redis_losing_its_data_empties_every_cache(own: tuple[Services, str]) -> None:
