@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,18 +13,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from mainplatform.backup import prune
-from tests.support import Services, User
+from tests.support import Services, User, mainplatform
 
 
 def run_backup(
     services: Services, target: Path, textfiles: Path
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": services.database_url, "REDIS_URL": services.redis.url}
-    return subprocess.run(
-        [sys.executable, "-m", "mainplatform", "backup", "--dir", str(target),
-         "--textfile-dir", str(textfiles)],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    env = {"DATABASE_URL": services.database_url, "REDIS_URL": services.redis.url}
+    return mainplatform(
+        "backup", "--dir", str(target), "--textfile-dir", str(textfiles), env=env, timeout=120
+    )
 
 
 def test_backup_restores_and_reports(
@@ -74,10 +71,9 @@ def test_failed_backup_reports_and_keeps_no_metric(services: Services, tmp_path:
         "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nope",
         "REDIS_URL": services.redis.url,
     }
-    r = subprocess.run(
-        [sys.executable, "-m", "mainplatform", "backup", "--dir", str(tmp_path / "b"),
-         "--textfile-dir", str(tmp_path / "t")],
-        env=env, capture_output=True, text=True, timeout=120,
+    r = mainplatform(
+        "backup", "--dir", str(tmp_path / "b"), "--textfile-dir", str(tmp_path / "t"),
+        env=env, timeout=120,
     )  # fmt: skip
     assert r.returncode == 2
     assert "pg_dump failed" in r.stderr

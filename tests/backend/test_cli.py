@@ -11,20 +11,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.support import STRONG_PASSWORD, Services
+from tests.support import STRONG_PASSWORD, Services, mainplatform
 
 JWT = "a-test-secret-that-is-long-enough-0123456789"
 
 
 def run(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mainplatform", *args],
-        env={**os.environ, **env},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return mainplatform(*args, env=env, stdin=stdin, timeout=60)
 
 
 def test_migrate_is_idempotent_and_safe_concurrently(services: Services) -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -28,7 +26,7 @@ import redis
 
 from mainplatform.cache import SEEDED, SLOW_WRITE, WRITE_LEASE, version_key, wrote_key
 from mainplatform.readcache import ReadCache
-from tests.support import Services, stop_process, throwaway_services
+from tests.support import Services, mainplatform, stop_process, throwaway_services
 from tests.support.services import backend_env, start_backend
 from tests.support.users import api_register, api_token
 
@@ -190,13 +188,7 @@ def test_a_hand_edit_needs_cache_reset_and_then_shows(own: tuple[Services, str])
         conn.execute("UPDATE notes SET title = 'By hand' WHERE owner_id = %s", (user_id,))
     assert "By hand" not in {r.json()["display_name"] for r in reads(url, "/api/users/me", auth)}
     assert note_titles(url, auth) == {("typed",)}
-    r = subprocess.run(
-        [sys.executable, "-m", "mainplatform", "cache-reset"],
-        env=backend_env(svc),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    r = mainplatform("cache-reset", env=backend_env(svc), timeout=30)
     assert r.returncode == 0, r.stderr
     assert {r.json()["display_name"] for r in reads(url, "/api/users/me", auth)} == {"By hand"}
     assert note_titles(url, auth) == {("By hand",)}
@@ -208,13 +200,7 @@ def test_cache_reset_leaves_an_unseeded_redis_unseeded(own: tuple[Services, str]
     svc, _ = own
     rd = redis.Redis.from_url(svc.redis.url)
     rd.flushdb()
-    r = subprocess.run(
-        [sys.executable, "-m", "mainplatform", "cache-reset"],
-        env=backend_env(svc),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    r = mainplatform("cache-reset", env=backend_env(svc), timeout=30)
     assert r.returncode == 0 and "not seeded" in r.stdout, r
     assert not rd.exists(SEEDED)
 

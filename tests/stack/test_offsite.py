@@ -11,7 +11,6 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from mainplatform_dev.services import Redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from mainplatform.backup import dump_redis
-from tests.support import free_port, require_program, running, tail, wait_until
+from tests.support import free_port, mainplatform, require_program, running, tail, wait_until
 from tests.support.processes import alive
 
 
@@ -62,10 +61,9 @@ def offsite(
     repo: str, password: Path, options: list[str], *args: str
 ) -> subprocess.CompletedProcess[str]:
     opts = [a for o in options for a in ("--option", o)]
-    return subprocess.run(
-        [sys.executable, "-m", "mainplatform", "offsite", "--repository", repo,
-         "--password-file", str(password), *opts, *args],
-        capture_output=True, text=True, timeout=300,
+    return mainplatform(
+        "offsite", "--repository", repo, "--password-file", str(password), *opts, *args,
+        timeout=300,
     )  # fmt: skip
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from mainplatform import pitr
 from mainplatform.backup import BackupError
 from mainplatform.db import migrate
-from tests.support import free_ports, require_program, running, tail, wait_until
+from tests.support import free_ports, mainplatform, require_program, running, tail, wait_until
 from tests.support.processes import alive
 
 STANZA = "main"
@@ -289,13 +288,7 @@ def test_restore_refuses_a_directory_that_is_not_empty(
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mainplatform", *args],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return mainplatform(*args, env=env, timeout=300)
 
 
 def pitr_args(a: Archiving) -> list[str]:

@@ -20,6 +20,7 @@ from tests.support.layout import ROOT
 from tests.support.processes import (
     free_port,
     free_ports,
+    mainplatform,
     running,
     stop_process,
     tail,
@@ -46,6 +47,7 @@ __all__ = [
     "find_program",
     "free_port",
     "free_ports",
+    "mainplatform",
     "make_admin",
     "make_settings",
     "require_program",

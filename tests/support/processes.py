@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ __all__ = [
     "alive",
     "free_port",
     "free_ports",
+    "mainplatform",
     "running",
     "stop_process",
     "tail",
@@ -34,6 +36,21 @@ def free_ports(n: int) -> list[int]:
     while len(ports) < n:
         ports.add(free_port())
     return sorted(ports)
+
+
+def mainplatform(
+    *args: str, env: dict[str, str] | None = None, stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``mainplatform`` command to its end (``env`` on top of this environment);
+    its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "mainplatform", *args],
+        env={**os.environ, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def worker_pids(supervisor: int) -> list[int]:
