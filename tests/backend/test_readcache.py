@@ -62,9 +62,13 @@ def reads(url: str, path: str, auth: dict[str, str]) -> list[httpx.Response]:
     return [fresh(url, "GET", path, auth) for _ in range(READS)]
 
 
+def titles(page: httpx.Response) -> tuple[str, ...]:
+    return tuple(n["title"] for n in page.json()["items"])
+
+
 def note_titles(url: str, auth: dict[str, str]) -> set[tuple[str, ...]]:
     """The first page's titles, as each of the reads saw them."""
-    return {tuple(n["title"] for n in r.json()["items"]) for r in reads(url, PAGE, auth)}
+    return {titles(r) for r in reads(url, PAGE, auth)}
 
 
 def settle() -> None:
@@ -141,7 +145,7 @@ def test_a_read_during_a_held_commit_is_not_kept(
         during: set[tuple[str, ...]] = set()
         while not during or time.monotonic() - started < hold:
             # PostgreSQL still has the old page; a few reads reach at least one worker.
-            during |= {tuple(n["title"] for n in fresh(url, "GET", PAGE, auth).json()["items"])}
+            during.add(titles(fresh(url, "GET", PAGE, auth)))
         assert during == {("old",)} and writer.is_alive()
         lock.rollback()  # the INSERT goes on
     writer.join(10)

@@ -18,6 +18,12 @@ from mainplatform.security.tokens import AccessClaims
 
 PREFIX = "mp:"
 
+# Redis' clock in ms, as `now`, in the scripts below.
+NOW_MS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
 # One atomic script per request: the generic cell rate algorithm over the rate-limit keys, the
 # revocation state of the access token and the version of its user's data. A request is allowed
 # only when every limit allows it, and only then are the limits charged. Time comes from the
@@ -36,12 +42,12 @@ PREFIX = "mp:"
 # user nor a seeding (which may have lost such a stamp) within the lease, so every write under
 # this version has committed, or its request moves the version again before it answers (see
 # ``ReadCache``). The stamps have no TTL: ``volatile-ttl`` never evicts them.
-GUARD_LUA = """
+GUARD_LUA = (
+    NOW_MS
+    + """
 local check_token = ARGV[1] == '1'
 local nlimits = #KEYS
 if check_token then nlimits = nlimits - 6 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lease = tonumber(ARGV[4])
 local revoked = 0
 local version = ''
@@ -81,16 +87,18 @@ if wait == 0 and revoked == 0 then
 end
 return {wait, revoked, 0, version, settled}
 """
+)
 # Marks Redis seeded with a fresh token and the time ("<token>@<ms>"), which starts a lease
 # for every user: a write stamp the loss of Redis' data took may be recent. ARGV[2] == "xx":
 # only if Redis is seeded already (``reset_versions``); returns 1 if set.
-SEED_LUA = """
+SEED_LUA = (
+    NOW_MS
+    + """
 if ARGV[2] == 'xx' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('SET', KEYS[1], ARGV[1] .. '@' .. now)
 return 1
 """
+)
 SEEDED = f"{PREFIX}revocations-seeded"  # set once the revocations are in Redis
 CHANGED_RETRY = 0.2  # seconds between retries of a data-version increment Redis refused
 # A writing request's lease (seconds): its user's note pages are read but not kept until it ends.
