@@ -56,14 +56,17 @@ async def mint(
     return token
 
 
+# A token that can be used now: this hash and purpose, unused, unexpired.
+_USABLE = "token_hash = %s AND purpose = %s AND used_at IS NULL AND expires_at > now()"
+
+
 async def peek(conn: AsyncConnection[DictRow], purpose: Purpose, token: str) -> TokenRow | None:
     """The token's row if it could be used now (nothing changes)."""
     if not 0 < len(token) <= MAX_TOKEN_CHARS:
         return None
     cur = typed(conn, TokenRow)
     await cur.execute(
-        "SELECT id, user_id, email FROM account_tokens WHERE token_hash = %s AND purpose = %s"
-        " AND used_at IS NULL AND expires_at > now()",
+        f"SELECT id, user_id, email FROM account_tokens WHERE {_USABLE}",
         (hash_token(token), purpose),
     )
     return await cur.fetchone()
@@ -76,8 +79,7 @@ async def use(conn: AsyncConnection[DictRow], purpose: Purpose, token: str) -> T
         return None
     cur = typed(conn, TokenRow)
     await cur.execute(
-        "UPDATE account_tokens SET used_at = now() WHERE token_hash = %s AND purpose = %s"
-        " AND used_at IS NULL AND expires_at > now() RETURNING id, user_id, email",
+        f"UPDATE account_tokens SET used_at = now() WHERE {_USABLE} RETURNING id, user_id, email",
         (hash_token(token), purpose),
     )
     return await cur.fetchone()
