@@ -68,9 +68,9 @@ class NotesService:
             cur = await conn.execute(LIST_SQL, {"owner": owner, "before": before, "limit": limit})
             row = await cur.fetchone()
         assert row is not None
-        items: str = row["items"]
+        items = row["items"].encode()
         page = schemas.NotePageRaw(
-            items=msgspec.Raw(items.encode()),
+            items=msgspec.Raw(items),
             next_cursor=NOTES.encode(row["last_id"]) if row["more"] else None,
         )
         if guard.settled and len(items) <= PAGE_CACHE_MAX_BYTES:
